@@ -1,0 +1,38 @@
+import { NodeConnectionTypes, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+
+import { searchTriggers } from './methods/searchTriggers';
+import { triggerDescription } from './resources/trigger';
+
+export class Bitrix24Vibecode implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Bitrix24 Vibecode',
+		name: 'bitrix24Vibecode',
+		icon: { light: 'file:bitrix24Vibecode.svg', dark: 'file:bitrix24Vibecode.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ {"fire": "Fire Trigger", "list": "List Triggers"}[$parameter["operation"]] }}',
+		description: 'Fire Bitrix24 CRM automation triggers through the Vibecode API',
+		defaults: { name: 'Bitrix24 Vibecode' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'bitrix24VibecodeApi', required: true }],
+		requestDefaults: {
+			baseURL: '={{ String($credentials.baseUrl).replace(/\\/+$/, "") }}',
+			headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+		},
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [{ name: 'Trigger', value: 'trigger' }],
+				default: 'trigger',
+			},
+			...triggerDescription,
+		],
+	};
+
+	methods = { listSearch: { searchTriggers } };
+}

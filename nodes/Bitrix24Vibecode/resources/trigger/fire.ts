@@ -1,0 +1,105 @@
+import type { IDataObject, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
+
+import { runItem } from '../../transport/itemRunner';
+import { ENTITY_TYPES } from './entityTypes';
+import { checkFireInput } from './fireInput';
+
+const showForFire = { show: { resource: ['trigger'], operation: ['fire'] } };
+
+const ENTITY_LABELS: Record<(typeof ENTITY_TYPES)[number], string> = {
+	company: 'Company',
+	contact: 'Contact',
+	deal: 'Deal',
+	invoice: 'Invoice',
+	lead: 'Lead',
+	quote: 'Quote',
+};
+
+export const fireOperation: INodePropertyOptions = {
+	name: 'Fire Trigger',
+	value: 'fire',
+	action: 'Fire an automation trigger for a CRM record',
+	description: 'Make Bitrix24 run the automation rules that listen to a trigger, for one CRM record',
+	routing: {
+		request: { method: 'POST', url: '/v1/triggers/fire' },
+		send: { paginate: true },
+		operations: {
+			pagination: runItem({
+				operation: 'fire',
+				prepare(request, itemIndex) {
+					const mode = this.getNodeParameter('entityId.mode', 'id') as string;
+					const input = checkFireInput(this.getNode(), itemIndex, request.body as IDataObject, mode);
+					return { ...input };
+				},
+				toItems: (_body, fields) => [{ success: true, ...fields }],
+			}),
+		},
+	},
+};
+
+export const fireFields: INodeProperties[] = [
+	{
+		displayName: 'Entity Type',
+		name: 'entityType',
+		type: 'options',
+		required: true,
+		displayOptions: showForFire,
+		options: Object.entries(ENTITY_LABELS).map(([value, name]) => ({ name, value })),
+		default: 'deal',
+		description: 'The kind of CRM record the trigger is fired for',
+		routing: { send: { type: 'body', property: 'entityType' } },
+	},
+	{
+		displayName: 'Entity ID',
+		name: 'entityId',
+		type: 'resourceLocator',
+		required: true,
+		displayOptions: showForFire,
+		default: { mode: 'id', value: '' },
+		description: 'The CRM record to fire the trigger for',
+		modes: [
+			{
+				displayName: 'By ID',
+				name: 'id',
+				type: 'string',
+				placeholder: 'e.g. 5141',
+				hint: 'The numeric ID of the record, as in its Bitrix24 link',
+			},
+			{
+				displayName: 'By URL',
+				name: 'url',
+				type: 'string',
+				placeholder: 'e.g. https://your-portal.bitrix24.com/crm/deal/details/5141/',
+				hint: 'The link of the record, copied from Bitrix24',
+			},
+		],
+		routing: { send: { type: 'body', property: 'entityId' } },
+	},
+	{
+		displayName: 'Trigger',
+		name: 'triggerId',
+		type: 'resourceLocator',
+		required: true,
+		displayOptions: showForFire,
+		default: { mode: 'list', value: '' },
+		description:
+			'The trigger to fire. "From List" needs an OAuth application key; with a personal key, choose "By Code".',
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				placeholder: 'Select a trigger…',
+				typeOptions: { searchListMethod: 'searchTriggers', searchable: true },
+			},
+			{
+				displayName: 'By Code',
+				name: 'id',
+				type: 'string',
+				placeholder: 'e.g. payment_received',
+				hint: 'The trigger CODE, as List Triggers shows it',
+			},
+		],
+		routing: { send: { type: 'body', property: 'triggerId' } },
+	},
+];

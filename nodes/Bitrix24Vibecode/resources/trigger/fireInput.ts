@@ -1,0 +1,107 @@
+import type { IDataObject, INode } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import { ENTITY_TYPE_BY_CRM_TYPE_ID, ENTITY_TYPES, isEntityType, type EntityType } from './entityTypes';
+
+export interface FireInput {
+	entityType: EntityType;
+	entityId: number;
+	triggerId: string;
+}
+
+const TRIGGER_CODE = /^[A-Za-z0-9._-]+$/;
+const TRIGGER_CODE_MAX = 255;
+const DIGITS = /^[0-9]+$/;
+// …/crm/deal/details/5141/, …/crm/quote/show/12/, …/crm/type/31/details/7/ (with or without host)
+const RECORD_LINK = /\/crm\/(?:(deal|lead|contact|company|quote|invoice)|type\/(\d+))\/(?:details|show)\/(\d+)(?:[/?#]|$)/i;
+
+function shown(value: unknown): string {
+	let text: string;
+	try {
+		text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+	} catch {
+		text = String(value);
+	}
+	return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+function invalid(node: INode, itemIndex: number, field: string, value: unknown, why: string) {
+	return new NodeOperationError(node, `Invalid ${field} "${shown(value)}" in item ${itemIndex}`, {
+		itemIndex,
+		description: why,
+	});
+}
+
+function entityType(node: INode, itemIndex: number, value: unknown): EntityType {
+	const normalized = typeof value === 'string' ? value.trim().toLowerCase() : value;
+	if (isEntityType(normalized)) return normalized;
+	throw invalid(node, itemIndex, 'Entity Type', value, `Entity Type must be one of: ${ENTITY_TYPES.join(', ')}.`);
+}
+
+function positiveId(value: unknown): number | undefined {
+	const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+	if (!DIGITS.test(text)) return undefined;
+	const id = Number(text);
+	return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+}
+
+function idFromLink(node: INode, itemIndex: number, value: unknown, type: EntityType): number {
+	const match = typeof value === 'string' ? RECORD_LINK.exec(value.trim()) : null;
+	const linkType = match && (match[1]?.toLowerCase() ?? ENTITY_TYPE_BY_CRM_TYPE_ID[match[2]]);
+	const id = match ? positiveId(match[3]) : undefined;
+	if (!match || !linkType || id === undefined) {
+		throw invalid(
+			node,
+			itemIndex,
+			'Entity ID',
+			value,
+			'Paste the link of a Bitrix24 CRM record, such as https://your-portal.bitrix24.com/crm/deal/details/5141/ (quotes: /crm/type/7/details/ID/, invoices: /crm/type/31/details/ID/).',
+		);
+	}
+	if (linkType !== type) {
+		throw invalid(
+			node,
+			itemIndex,
+			'Entity ID',
+			value,
+			`The link points to a ${linkType}, but Entity Type is "${type}". Choose Entity Type "${linkType}" or link a ${type}.`,
+		);
+	}
+	return id;
+}
+
+/** Checks one item's fire request before anything is sent; the result is what goes on the wire. */
+export function checkFireInput(
+	node: INode,
+	itemIndex: number,
+	body: IDataObject,
+	entityIdMode: string,
+): FireInput {
+	const type = entityType(node, itemIndex, body.entityType);
+	let id: number | undefined;
+	if (entityIdMode === 'url') {
+		id = idFromLink(node, itemIndex, body.entityId, type);
+	} else {
+		id = positiveId(body.entityId);
+		if (id === undefined) {
+			throw invalid(
+				node,
+				itemIndex,
+				'Entity ID',
+				body.entityId,
+				`Entity ID must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, such as 5141: the ID of the ${type} in Bitrix24.`,
+			);
+		}
+	}
+	const code = typeof body.triggerId === 'string' ? body.triggerId.trim() : '';
+	if (!TRIGGER_CODE.test(code) || code.length > TRIGGER_CODE_MAX) {
+		throw invalid(
+			node,
+			itemIndex,
+			'Trigger',
+			body.triggerId,
+			`A trigger code has 1 to ${TRIGGER_CODE_MAX} characters: Latin letters, digits, ".", "-" and "_", such as payment_received. Pick the trigger "From List" or copy its CODE from List Triggers.`,
+		);
+	}
+	return { entityType: type, entityId: id, triggerId: code };
+}

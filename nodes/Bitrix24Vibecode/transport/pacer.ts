@@ -1,0 +1,149 @@
+import { sleep } from 'n8n-workflow';
+
+/**
+ * Paces requests per API key: starts are spaced evenly at "Requests per Minute" and at most
+ * "Max Concurrent Requests" are in flight. One pacer per key lives for the whole n8n process,
+ * so every execution that uses the key shares its pace.
+ */
+export interface Turn {
+	intervalMs: number;
+	maxInFlight: number;
+	/** Checked when the turn comes; a cancelled waiter is dropped without using the pace. */
+	isCancelled: () => boolean;
+}
+
+interface Waiter extends Turn {
+	start: () => void;
+	drop: () => void;
+}
+
+/** A FIFO without Array#shift, which is O(n) on the long queues of bulk runs. */
+class Queue<T> {
+	private items: Array<T | undefined> = [];
+
+	private head = 0;
+
+	get size() {
+		return this.items.length - this.head;
+	}
+
+	push(item: T) {
+		this.items.push(item);
+	}
+
+	peek(): T | undefined {
+		return this.items[this.head];
+	}
+
+	take(): T | undefined {
+		const item = this.items[this.head];
+		this.items[this.head++] = undefined;
+		if (this.head > 1024 && this.head * 2 > this.items.length) {
+			this.items = this.items.slice(this.head);
+			this.head = 0;
+		}
+		return item;
+	}
+}
+
+export class CancelledError extends Error {
+	constructor() {
+		super('Not sent: the run stopped before this item was due');
+	}
+}
+
+export class Pacer {
+	private readonly retries = new Queue<Waiter>();
+
+	private readonly fresh = new Queue<Waiter>();
+
+	private inFlight = 0;
+
+	private nextStartAt = 0;
+
+	private pumping = false;
+
+	private wake: (() => void) | undefined;
+
+	/** Resolves when the request may start; `retry` turns go before items that never started. */
+	async acquire(turn: Turn, retry = false): Promise<void> {
+		await new Promise<void>((resolve, reject) => {
+			const waiter: Waiter = { ...turn, start: resolve, drop: () => reject(new CancelledError()) };
+			(retry ? this.retries : this.fresh).push(waiter);
+			void this.pump();
+		});
+	}
+
+	release() {
+		this.inFlight--;
+		const wake = this.wake;
+		this.wake = undefined;
+		wake?.();
+	}
+
+	/** After a 429 nobody starts until the server's wait is over. */
+	holdFor(ms: number) {
+		this.nextStartAt = Math.max(this.nextStartAt, Date.now() + ms);
+	}
+
+	private next(): Queue<Waiter> | undefined {
+		if (this.retries.size) return this.retries;
+		return this.fresh.size ? this.fresh : undefined;
+	}
+
+	private async pump() {
+		if (this.pumping) return;
+		this.pumping = true;
+		try {
+			for (let queue = this.next(); queue; queue = this.next()) {
+				const waiter = queue.peek() as Waiter;
+				if (waiter.isCancelled()) {
+					queue.take();
+					waiter.drop();
+					continue;
+				}
+				if (this.inFlight >= waiter.maxInFlight) {
+					await new Promise<void>((resolve) => (this.wake = resolve));
+					continue;
+				}
+				const wait = this.nextStartAt - Date.now();
+				if (wait > 0) {
+					await sleep(wait);
+					continue;
+				}
+				queue.take();
+				this.inFlight++;
+				this.nextStartAt = Date.now() + waiter.intervalMs;
+				waiter.start();
+			}
+		} finally {
+			this.pumping = false;
+		}
+	}
+}
+
+const pacers = new Map<string, Pacer>();
+
+/** The key is hashed so that no secret is kept in this process-wide map. */
+function fingerprint(text: string): string {
+	let h1 = 0xdeadbeef;
+	let h2 = 0x41c6ce57;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		h1 = Math.imul(h1 ^ c, 2654435761);
+		h2 = Math.imul(h2 ^ c, 1597334677);
+	}
+	h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+	h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+	return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+export function pacerFor(baseUrl: string, apiKey: string): Pacer {
+	const id = fingerprint(`${baseUrl}\n${apiKey}`);
+	let pacer = pacers.get(id);
+	if (!pacer) {
+		pacer = new Pacer();
+		pacers.set(id, pacer);
+	}
+	return pacer;
+}

@@ -1,0 +1,138 @@
+import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
+import {
+	Workflow,
+	type ICredentialDataDecryptedObject,
+	type IDataObject,
+	type INode,
+	type INodeExecutionData,
+	type INodeParameters,
+	type INodeType,
+	type INodeTypes,
+	type IRun,
+	type IWorkflowExecuteAdditionalData,
+} from 'n8n-workflow';
+
+import { CredentialsHelper } from './credentialsHelper';
+import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
+
+export type OnError = 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
+
+export interface RunOptions {
+	parameters: INodeParameters;
+	items?: IDataObject[];
+	onError?: OnError;
+	credentials: ICredentialDataDecryptedObject;
+}
+
+export interface RunResult {
+	/** Items on the node's main output. */
+	main: INodeExecutionData[];
+	/** Items on the error output ("Continue (using error output)"). */
+	errors: INodeExecutionData[];
+	/** The error that stopped the workflow, if any. */
+	error?: NonNullable<IRun['data']['resultData']['error']>;
+	run: IRun;
+}
+
+export const VIBECODE_NODE = 'Bitrix24 Vibecode';
+const SOURCE_NODE = 'Items';
+const SOURCE_TYPE = 'harness.items';
+
+/** Stands in for whatever precedes the node in a workflow: it outputs the test's items. */
+const itemsNode: INodeType = {
+	description: {
+		displayName: 'Items',
+		name: SOURCE_TYPE,
+		group: ['input'],
+		version: 1,
+		description: 'Outputs fixed items',
+		defaults: { name: SOURCE_NODE },
+		inputs: ['main'],
+		outputs: ['main'],
+		properties: [{ displayName: 'Items', name: 'items', type: 'json', default: '[]' }],
+	},
+	async execute() {
+		const items = JSON.parse(this.getNodeParameter('items', 0) as string) as IDataObject[];
+		return [items.map((json) => ({ json }))];
+	},
+};
+
+function nodeTypesOf(vibecode: INodeType): INodeTypes {
+	const byName: Record<string, INodeType> = { [NODE_TYPE]: vibecode, [SOURCE_TYPE]: itemsNode };
+	return {
+		getByName: (name) => byName[name],
+		getByNameAndVersion: (name) => byName[name],
+		getKnownTypes: () => ({}),
+	};
+}
+
+export async function runWorkflow(options: RunOptions): Promise<RunResult> {
+	const { nodeType, credentialType } = await loadPackage();
+	const source: INode = {
+		id: 'source',
+		name: SOURCE_NODE,
+		type: SOURCE_TYPE,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: { items: JSON.stringify(options.items ?? [{}]) },
+	};
+	const vibecode: INode = {
+		id: 'vibecode',
+		name: VIBECODE_NODE,
+		type: NODE_TYPE,
+		typeVersion: 1,
+		position: [200, 0],
+		parameters: options.parameters,
+		credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
+		onError: options.onError ?? 'stopWorkflow',
+	};
+	const workflow = new Workflow({
+		id: 'test-workflow',
+		nodes: [source, vibecode],
+		connections: { [SOURCE_NODE]: { main: [[{ node: VIBECODE_NODE, type: 'main', index: 0 }]] } },
+		active: false,
+		nodeTypes: nodeTypesOf(nodeType),
+		settings: { executionOrder: 'v1' },
+	});
+	const hooks = new ExecutionLifecycleHooks('manual', 'test-execution', {
+		id: 'test-workflow',
+		name: 'test',
+		active: false,
+		isArchived: false,
+		nodes: workflow.nodes ? Object.values(workflow.nodes) : [],
+		connections: workflow.connectionsBySourceNode,
+		createdAt: new Date(),
+		updatedAt: new Date(),
+		activeVersionId: null,
+	} as never);
+	const additionalData = {
+		credentialsHelper: new CredentialsHelper(credentialType, options.credentials),
+		hooks,
+		executionId: 'test-execution',
+		currentNodeExecutionIndex: 0,
+		restApiUrl: 'http://localhost:5678/rest',
+		instanceBaseUrl: 'http://localhost:5678/',
+		webhookBaseUrl: 'http://localhost:5678/webhook',
+		webhookWaitingBaseUrl: 'http://localhost:5678/webhook-waiting',
+		webhookTestBaseUrl: 'http://localhost:5678/webhook-test',
+		formWaitingBaseUrl: 'http://localhost:5678/form-waiting',
+		variables: {},
+		executeWorkflow: async () => {
+			throw new Error('not used');
+		},
+		setExecutionStatus: () => {},
+		userId: 'test-user',
+	} as unknown as IWorkflowExecuteAdditionalData;
+	const run = await new WorkflowExecute(additionalData, 'manual').run({
+		workflow,
+		startNode: source,
+	});
+	const task = run.data.resultData.runData[VIBECODE_NODE]?.[0];
+	const outputs = task?.data?.main ?? [];
+	return {
+		main: outputs[0] ?? [],
+		errors: outputs[1] ?? [],
+		error: run.data.resultData.error,
+		run,
+	};
+}
