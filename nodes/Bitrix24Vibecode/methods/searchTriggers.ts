@@ -1,6 +1,6 @@
 import type { IDataObject, ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { baseUrlOf, CREDENTIAL_TYPE, DEFAULT_PACING, sendPaced } from '../transport/request';
+import { baseUrlOf, CREDENTIAL_TYPE, DEFAULT_PACING, pacerOf, sendPaced } from '../transport/request';
 
 /** "From List" of the Trigger field: the application's triggers, filtered by name or code. */
 export async function searchTriggers(
@@ -10,6 +10,7 @@ export async function searchTriggers(
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
 	const body = await sendPaced.call(
 		this,
+		await pacerOf(this),
 		{ method: 'GET', baseURL: baseUrlOf(credentials), url: '/v1/triggers' },
 		'list',
 		DEFAULT_PACING,

@@ -6,10 +6,11 @@ import type {
 	IHttpRequestOptions,
 	INodeExecutionData,
 } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import { NodeApiError } from 'n8n-workflow';
 
 import type { Operation } from './errors';
-import { DEFAULT_PACING, sendPaced, type Pacing } from './request';
+import type { Pacer } from './pacer';
+import { DEFAULT_PACING, pacerOf, sendPaced, type Pacing } from './request';
 
 export interface OperationHandler {
 	operation: Operation;
@@ -19,14 +20,21 @@ export interface OperationHandler {
 	toItems: (body: IDataObject, fields: IDataObject) => IDataObject[];
 }
 
-/** One node run's shared state: once an item stops the run, the items not yet sent stay unsent. */
-const runs = new WeakMap<object, { stopped: boolean }>();
+interface NodeRun {
+	/** Lowest index of an item that stopped the run ("On Error: Stop"); later items stay unsent. */
+	stoppedAt: number;
+	/** One lookup per run; awaiting one promise also keeps the items' queue order. */
+	pacer: Promise<Pacer>;
+}
 
-function runOf(context: IExecuteSingleFunctions) {
+// Keyed by the run's execute data, one object shared by all items of a node run.
+const runs = new WeakMap<object, NodeRun>();
+
+function runOf(context: IExecuteSingleFunctions): NodeRun {
 	const key = context.getExecuteData();
 	let run = runs.get(key);
 	if (!run) {
-		run = { stopped: false };
+		run = { stoppedAt: Infinity, pacer: pacerOf(context) };
 		runs.set(key, run);
 	}
 	return run;
@@ -37,21 +45,27 @@ function pacingOf(context: IExecuteSingleFunctions): Pacing {
 	return { ...DEFAULT_PACING, ...options };
 }
 
+/**
+ * n8n's own continue-on-fail shape, { error } plus details: n8n routes such an item to the
+ * error output and adds the input item's fields. (An item with an `error` object would be
+ * cut down to { error: message } by the engine, losing code, hint and the record.)
+ */
 function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeExecutionData {
 	const api = error instanceof NodeApiError ? error : undefined;
 	const response = (api?.errorResponse ?? {}) as IDataObject;
 	const httpCode = Number(api?.httpCode);
-	const description = (error as NodeApiError | NodeOperationError).description ?? undefined;
+	const description = (error as { description?: string | null }).description ?? undefined;
 	return {
 		json: {
 			error: error.message,
-			description,
-			code: (response.code as string | undefined) ?? (api ? 'UNKNOWN_FAILURE' : 'INVALID_PARAMETER'),
-			httpCode: Number.isInteger(httpCode) ? httpCode : null,
-			hint: (response.hint as string | undefined) ?? description,
-			...fields,
+			details: {
+				description,
+				code: (response.code as string | undefined) ?? (api ? 'UNKNOWN_FAILURE' : 'INVALID_PARAMETER'),
+				httpCode: Number.isInteger(httpCode) ? httpCode : null,
+				hint: (response.hint as string | undefined) ?? description,
+				...fields,
+			},
 		},
-		error: api ?? (error as NodeOperationError),
 		pairedItem: { item: itemIndex },
 	};
 }
@@ -76,18 +90,20 @@ export function runItem(handler: OperationHandler) {
 				request.body = fields;
 			}
 			const signal = this.getExecutionCancelSignal();
+			const pacer = await run.pacer;
 			const body = await sendPaced.call(
 				this,
+				pacer,
 				request,
 				handler.operation,
 				pacingOf(this),
 				itemIndex,
-				() => run.stopped || signal?.aborted === true,
+				() => run.stoppedAt < itemIndex || signal?.aborted === true,
 			);
 			return handler.toItems(body, fields).map((json) => ({ json, pairedItem: { item: itemIndex } }));
 		} catch (error) {
 			if (!this.continueOnFail()) {
-				run.stopped = true;
+				run.stoppedAt = Math.min(run.stoppedAt, itemIndex);
 				throw error;
 			}
 			return [errorItem(error as Error, fields, itemIndex)];

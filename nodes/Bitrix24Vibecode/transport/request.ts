@@ -14,7 +14,7 @@ import {
 	type Operation,
 	type VibecodeFailure,
 } from './errors';
-import { pacerFor } from './pacer';
+import { pacerFor, type Pacer } from './pacer';
 
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
 
@@ -54,6 +54,11 @@ export function baseUrlOf(credentials: IDataObject): string {
 	return String(credentials.baseUrl ?? '').replace(/\/+$/, '');
 }
 
+export async function pacerOf(context: Context): Promise<Pacer> {
+	const credentials = await context.getCredentials(CREDENTIAL_TYPE);
+	return pacerFor(baseUrlOf(credentials), String(credentials.apiKey ?? ''));
+}
+
 /**
  * Sends one request under the API key's pace and returns the JSON body of a success.
  * A 429 was refused before it reached Bitrix24, so it is always safe to send again;
@@ -61,14 +66,13 @@ export function baseUrlOf(credentials: IDataObject): string {
  */
 export async function sendPaced(
 	this: Context,
+	pacer: Pacer,
 	request: IHttpRequestOptions,
 	operation: Operation,
 	pacing: Pacing,
 	itemIndex: number,
 	isCancelled: () => boolean,
 ): Promise<IDataObject> {
-	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
-	const pacer = pacerFor(baseUrlOf(credentials), String(credentials.apiKey ?? ''));
 	const signal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal() : undefined;
 	const turn = {
 		intervalMs: (60_000 / Math.max(1, pacing.requestsPerMinute)) * PACE_MARGIN,

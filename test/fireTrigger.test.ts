@@ -1,0 +1,78 @@
+import nock from 'nock';
+
+import { API, APP_KEY, fire, json, PERSONAL_KEY, recordFires, SESSION } from './helpers';
+
+afterEach(() => nock.cleanAll());
+
+describe('Fire Trigger', () => {
+	test('sends the documented request and outputs one item per input item', async () => {
+		const api = recordFires();
+		const result = await fire([{ id: 5141 }, { id: '5142' }]);
+
+		expect(result.error).toBeUndefined();
+		expect(api.bodies).toEqual([
+			{ entityType: 'deal', entityId: 5141, triggerId: 'payment_received' },
+			{ entityType: 'deal', entityId: 5142, triggerId: 'payment_received' },
+		]);
+		expect(json(result.main)).toEqual([
+			{ success: true, entityType: 'deal', entityId: 5141, triggerId: 'payment_received' },
+			{ success: true, entityType: 'deal', entityId: 5142, triggerId: 'payment_received' },
+		]);
+		expect(result.main.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+	});
+
+	test('a personal key sends X-Api-Key and no Authorization header at all', async () => {
+		const api = recordFires();
+		await fire([{ id: 1 }], { credentials: { apiKey: PERSONAL_KEY, sessionToken: '' } });
+
+		expect(api.headers[0]['x-api-key']).toBe(PERSONAL_KEY);
+		expect(api.headers[0]).not.toHaveProperty('authorization');
+		expect(api.headers[0]['content-type']).toMatch(/^application\/json/);
+	});
+
+	test('an application key sends its session token as a Bearer token', async () => {
+		const api = recordFires();
+		await fire([{ id: 1 }], { credentials: { apiKey: APP_KEY, sessionToken: SESSION } });
+
+		expect(api.headers[0]['x-api-key']).toBe(APP_KEY);
+		expect(api.headers[0].authorization).toBe(`Bearer ${SESSION}`);
+	});
+
+	test('a base URL with a trailing slash is tolerated', async () => {
+		const api = recordFires();
+		const result = await fire([{ id: 1 }], { credentials: { apiKey: PERSONAL_KEY, baseUrl: `${API}/` } });
+
+		expect(result.error).toBeUndefined();
+		expect(api.bodies).toHaveLength(1);
+	});
+
+	test.each([
+		['deal', 'https://acme.bitrix24.com/crm/deal/details/5141/', 5141],
+		['lead', 'https://acme.bitrix24.de/crm/lead/details/77/?IFRAME=Y', 77],
+		['contact', '/crm/contact/details/12/', 12],
+		['company', 'https://acme.bitrix24.ru/crm/company/details/9', 9],
+		['quote', 'https://acme.bitrix24.com/crm/type/7/details/3/', 3],
+		['invoice', 'https://acme.bitrix24.com/crm/type/31/details/41/#tab', 41],
+		['quote', 'https://acme.bitrix24.com/crm/quote/show/8/', 8],
+	])('a %s record link gives its ID (%s)', async (entityType, link, id) => {
+		const api = recordFires();
+		const result = await fire([{}], { entityType, mode: 'url', entityId: link });
+
+		expect(result.error).toBeUndefined();
+		expect(api.bodies).toEqual([{ entityType, entityId: id, triggerId: 'payment_received' }]);
+	});
+
+	test('the trigger code can come from an expression and is trimmed', async () => {
+		const api = recordFires();
+		await fire([{ id: 1, code: ' delivery_confirmed ' }], { trigger: '={{ $json.code }}' });
+
+		expect(api.bodies[0].triggerId).toBe('delivery_confirmed');
+	});
+
+	test('an entity type from an expression is normalized', async () => {
+		const api = recordFires();
+		await fire([{ id: 1, type: 'Lead' }], { entityType: '={{ $json.type }}' });
+
+		expect(api.bodies[0].entityType).toBe('lead');
+	});
+});

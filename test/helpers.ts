@@ -1,0 +1,66 @@
+import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import nock from 'nock';
+
+import { runWorkflow, type OnError, type RunResult } from './harness/runWorkflow';
+
+export const API = 'https://vibecode.bitrix24.tech';
+export const PERSONAL_KEY = 'vibe_api_TESTSECRET_personal_0123456789';
+export const APP_KEY = 'vibe_app_TESTSECRET_app_0123456789';
+export const SESSION = 'vibe_session_TESTSECRET_user_0123456789';
+
+/** Fast enough for tests; pacing itself is tested with the defaults elsewhere. */
+export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20 };
+
+export function fireParameters(overrides: IDataObject = {}): INodeParameters {
+	const { entityType = 'deal', entityId = '={{ $json.id }}', mode = 'id', trigger = 'payment_received', triggerMode = 'id', options = FAST } =
+		overrides;
+	return {
+		resource: 'trigger',
+		operation: 'fire',
+		entityType,
+		entityId: { __rl: true, mode, value: entityId },
+		triggerId: { __rl: true, mode: triggerMode, value: trigger },
+		options,
+	} as INodeParameters;
+}
+
+export function listParameters(options: IDataObject = FAST): INodeParameters {
+	return { resource: 'trigger', operation: 'list', options } as INodeParameters;
+}
+
+export async function fire(
+	items: IDataObject[],
+	{ onError, credentials, ...overrides }: IDataObject & { onError?: OnError; credentials?: IDataObject } = {},
+): Promise<RunResult> {
+	return await runWorkflow({
+		parameters: fireParameters(overrides),
+		items,
+		onError,
+		credentials: (credentials as IDataObject) ?? { apiKey: PERSONAL_KEY },
+	});
+}
+
+export const json = (items: INodeExecutionData[]) => items.map((item) => item.json);
+
+/** The details the node adds to a failed item. */
+export const details = (item: INodeExecutionData) => item.json.details as IDataObject;
+
+/** Records every fire request nock answers, as the API would see it. */
+export function recordFires(reply: (body: IDataObject) => [number, IDataObject | string] = () => [200, { success: true, data: true }]) {
+	const bodies: IDataObject[] = [];
+	const headers: Array<Record<string, string | string[] | undefined>> = [];
+	const scope = nock(API)
+		.post('/v1/triggers/fire')
+		.times(Number.MAX_SAFE_INTEGER)
+		.reply(function (_uri, body) {
+			bodies.push(body as IDataObject);
+			headers.push({ ...this.req.headers });
+			return reply(body as IDataObject);
+		});
+	return { bodies, headers, scope };
+}
+
+export const apiError = (code: string, message: string, extra: IDataObject = {}) => ({
+	success: false,
+	error: { code, message, ...extra },
+});

@@ -1,0 +1,73 @@
+import nock from 'nock';
+
+import { apiError, details, fire, json, recordFires } from './helpers';
+
+afterEach(() => nock.cleanAll());
+
+// Item 1 is refused by the API, item 2 fails the node's own check; 0 and 3 are good.
+const items = [{ id: 10 }, { id: 666 }, { id: 'abc' }, { id: 13 }];
+const apiRefusing666 = () =>
+	recordFires((body) =>
+		body.entityId === 666
+			? [403, apiError('BITRIX_ACCESS_DENIED', 'Доступ запрещён')]
+			: [200, { success: true, data: true }],
+	);
+
+describe('On Error', () => {
+	test('Continue (using error output): failures go to the error output with their details', async () => {
+		const api = apiRefusing666();
+		const result = await fire(items, { onError: 'continueErrorOutput' });
+
+		expect(result.error).toBeUndefined();
+		expect(api.bodies.map((body) => body.entityId)).toEqual([10, 666, 13]);
+		expect(json(result.main).map((item) => item.entityId)).toEqual([10, 13]);
+		expect(result.main.length + result.errors.length).toBe(items.length);
+		expect(result.errors.map((item) => item.pairedItem)).toEqual([{ item: 1 }, { item: 2 }]);
+		// n8n adds the input item's fields to an item on the error output.
+		expect(result.errors[0].json).toMatchObject({ id: 666, error: 'Bitrix24 denied access to this record' });
+		expect(details(result.errors[0])).toMatchObject({
+			code: 'BITRIX_ACCESS_DENIED',
+			httpCode: 403,
+			hint: 'Check that the user behind the key may edit this record in Bitrix24.',
+			entityType: 'deal',
+			entityId: 666,
+			triggerId: 'payment_received',
+		});
+		expect(details(result.errors[0]).description).toContain('Vibecode said: "Доступ запрещён"');
+		expect(result.errors[1].json.error).toBe('Invalid Entity ID "abc" in item 2');
+		expect(details(result.errors[1]).entityId).toBe('abc');
+	});
+
+	test('Continue (regular output): the same error items stay on the main output, in order', async () => {
+		apiRefusing666();
+		const result = await fire(items, { onError: 'continueRegularOutput' });
+
+		expect(result.error).toBeUndefined();
+		expect(result.errors).toEqual([]);
+		expect(json(result.main).map((item) => item.error ?? item.entityId)).toEqual([
+			10,
+			'Bitrix24 denied access to this record',
+			'Invalid Entity ID "abc" in item 2',
+			13,
+		]);
+	});
+
+	test('Stop: the workflow stops with the mapped error of the first failed item', async () => {
+		apiRefusing666();
+		const result = await fire(items, { onError: 'stopWorkflow' });
+
+		expect(result.error?.message).toBe('Bitrix24 denied access to this record');
+		expect(result.error?.description).toMatch(/^Check that the user behind the key may edit this record/);
+		expect((result.error as { httpCode?: string }).httpCode).toBe('403');
+		expect(result.error?.context?.itemIndex).toBe(1);
+	});
+
+	test('Stop: an item that fails its check stops the run; earlier items are sent, later ones not', async () => {
+		const api = recordFires();
+		const result = await fire([{ id: 1 }, { id: 'abc' }, { id: 3 }], { onError: 'stopWorkflow' });
+
+		expect(result.error?.message).toBe('Invalid Entity ID "abc" in item 1');
+		expect(result.error?.description).toMatch(/whole number/);
+		expect(api.bodies.map((body) => body.entityId)).toEqual([1]);
+	});
+});

@@ -1,0 +1,88 @@
+import nock from 'nock';
+
+import { details, fire, json, recordFires } from './helpers';
+
+afterEach(() => nock.cleanAll());
+
+describe('Fire Trigger checks every item before anything is sent', () => {
+	const badEntityIds: Array<[string, unknown]> = [
+		['letters', 'abc'],
+		['a negative number', -1],
+		['zero', 0],
+		['a fraction', 1.5],
+		['an empty value', ''],
+		['2^53, past the safe integers', 2 ** 53],
+		['a numeric string with a sign', '+5'],
+	];
+
+	test.each(badEntityIds)('Entity ID: %s', async (_label, id) => {
+		const api = recordFires();
+		const result = await fire([{ id: 1 }, { id }, { id: 3 }], { onError: 'continueErrorOutput' });
+
+		expect(api.bodies.map((body) => body.entityId)).toEqual([1, 3]);
+		expect(json(result.main).map((item) => item.entityId)).toEqual([1, 3]);
+		expect(result.errors).toHaveLength(1);
+		const [failed] = result.errors;
+		expect(failed.json.error).toBe(`Invalid Entity ID "${id === '' ? '' : String(id)}" in item 1`);
+		expect(failed.json.id).toEqual(id);
+		expect(failed.json.details).toMatchObject({
+			code: 'INVALID_PARAMETER',
+			httpCode: null,
+			entityType: 'deal',
+			entityId: id,
+			description: expect.stringMatching(/whole number from 1 to 9007199254740991/),
+		});
+	});
+
+	test('Entity Type from an expression that is not a CRM type', async () => {
+		const api = recordFires();
+		const result = await fire([{ id: 1, type: 'banana' }], {
+			entityType: '={{ $json.type }}',
+			onError: 'continueErrorOutput',
+		});
+
+		expect(api.bodies).toEqual([]);
+		expect(result.errors[0].json.error).toBe('Invalid Entity Type "banana" in item 0');
+		expect(details(result.errors[0]).description).toBe(
+			'Entity Type must be one of: deal, lead, contact, company, quote, invoice.',
+		);
+	});
+
+	test.each([
+		['empty', ''],
+		['with a space inside', 'payment received'],
+		['with non-Latin letters', 'оплата'],
+		['with an injection', 'x"; DROP TABLE'],
+		['too long', 'a'.repeat(256)],
+	])('Trigger code %s', async (_label, code) => {
+		const api = recordFires();
+		// Through an expression: n8n itself refuses to start with a literally empty required field.
+		const result = await fire([{ id: 1, code }], { trigger: '={{ $json.code }}', onError: 'continueErrorOutput' });
+
+		expect(api.bodies).toEqual([]);
+		expect(result.errors[0].json.error).toMatch(/^Invalid Trigger ".*" in item 0$/);
+		expect(details(result.errors[0]).description).toMatch(/Latin letters, digits, "\.", "-" and "_"/);
+		expect(details(result.errors[0]).triggerId).toBe(code);
+	});
+
+	test.each([
+		['a lead link while Entity Type is Deal', 'https://acme.bitrix24.com/crm/lead/details/5/', /points to a lead, but Entity Type is "deal"/],
+		['a link without an ID', 'https://acme.bitrix24.com/crm/deal/kanban/', /Paste the link of a Bitrix24 CRM record/],
+		['a smart process link', 'https://acme.bitrix24.com/crm/type/128/details/5/', /Paste the link of a Bitrix24 CRM record/],
+		['not a link', 'hello', /Paste the link/],
+	])('Entity ID by URL: %s', async (_label, link, why) => {
+		const api = recordFires();
+		const result = await fire([{}], { mode: 'url', entityId: link, onError: 'continueErrorOutput' });
+
+		expect(api.bodies).toEqual([]);
+		expect(result.errors[0].json.error).toMatch(/^Invalid Entity ID ".*" in item 0$/);
+		expect(details(result.errors[0]).description).toMatch(why);
+	});
+
+	test('a very long value is shortened in the message', async () => {
+		recordFires();
+		const result = await fire([{ id: 'x'.repeat(10_000) }], { onError: 'continueErrorOutput' });
+
+		expect((result.errors[0].json.error as string).length).toBeLessThan(100);
+	});
+});
