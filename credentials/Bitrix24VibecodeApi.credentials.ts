@@ -88,6 +88,15 @@ export class Bitrix24VibecodeApi implements ICredentialType {
 			failWhen('RATE_LIMITED', 'The key is over its rate limit right now. Wait a minute and test again.'),
 			failWhen('BITRIX_UNAVAILABLE', 'The key works but the Bitrix24 portal did not answer. Try again later.'),
 			{
+				// An HTML page or any other non-envelope answer has no `success` at all.
+				type: 'responseSuccessBody',
+				properties: {
+					key: 'success',
+					value: undefined,
+					message: 'The Base URL does not answer like the Vibecode API. Check it: usually https://vibecode.bitrix24.tech.',
+				},
+			},
+			{
 				type: 'responseSuccessBody',
 				properties: {
 					key: 'success',

@@ -1,4 +1,9 @@
-import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import type {
+	ICredentialDataDecryptedObject,
+	IDataObject,
+	INodeExecutionData,
+	INodeParameters,
+} from 'n8n-workflow';
 import nock from 'nock';
 
 import { runWorkflow, type OnError, type RunResult } from './harness/runWorkflow';
@@ -36,7 +41,7 @@ export async function fire(
 		parameters: fireParameters(overrides),
 		items,
 		onError,
-		credentials: (credentials as IDataObject) ?? { apiKey: PERSONAL_KEY },
+		credentials: (credentials as ICredentialDataDecryptedObject | undefined) ?? { apiKey: PERSONAL_KEY },
 	});
 }
 

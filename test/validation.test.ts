@@ -5,7 +5,7 @@ import { details, fire, json, recordFires } from './helpers';
 afterEach(() => nock.cleanAll());
 
 describe('Fire Trigger checks every item before anything is sent', () => {
-	const badEntityIds: Array<[string, unknown]> = [
+	const badEntityIds: Array<[string, string | number]> = [
 		['letters', 'abc'],
 		['a negative number', -1],
 		['zero', 0],

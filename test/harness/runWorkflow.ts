@@ -2,6 +2,7 @@ import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
 	Workflow,
 	type ICredentialDataDecryptedObject,
+	type ICredentialType,
 	type IDataObject,
 	type INode,
 	type INodeExecutionData,
@@ -14,6 +15,13 @@ import {
 
 import { CredentialsHelper } from './credentialsHelper';
 import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
+
+/**
+ * Major version of the n8n-core in use: 2 for `npx jest`, 1 under jest.n8n1.config.js, which
+ * maps n8n-core and n8n-workflow to the 1.x packages (package.json resolves through it too).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const N8N_CORE_MAJOR = Number((require('n8n-core/package.json') as { version: string }).version.split('.')[0]);
 
 export type OnError = 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
 
@@ -66,6 +74,43 @@ function nodeTypesOf(vibecode: INodeType): INodeTypes {
 	};
 }
 
+/** What n8n's server hands the engine for a manual run, limited to what this package touches. */
+export function additionalDataFor(
+	workflow: Workflow,
+	credentialType: ICredentialType,
+	credentials: ICredentialDataDecryptedObject,
+): IWorkflowExecuteAdditionalData {
+	const hooks = new ExecutionLifecycleHooks('manual', 'test-execution', {
+		id: 'test-workflow',
+		name: 'test',
+		active: false,
+		isArchived: false,
+		nodes: workflow.nodes ? Object.values(workflow.nodes) : [],
+		connections: workflow.connectionsBySourceNode,
+		createdAt: new Date(),
+		updatedAt: new Date(),
+		activeVersionId: null,
+	} as never);
+	return {
+		credentialsHelper: new CredentialsHelper(credentialType, credentials),
+		hooks,
+		executionId: 'test-execution',
+		currentNodeExecutionIndex: 0,
+		restApiUrl: 'http://localhost:5678/rest',
+		instanceBaseUrl: 'http://localhost:5678/',
+		webhookBaseUrl: 'http://localhost:5678/webhook',
+		webhookWaitingBaseUrl: 'http://localhost:5678/webhook-waiting',
+		webhookTestBaseUrl: 'http://localhost:5678/webhook-test',
+		formWaitingBaseUrl: 'http://localhost:5678/form-waiting',
+		variables: {},
+		executeWorkflow: async () => {
+			throw new Error('not used');
+		},
+		setExecutionStatus: () => {},
+		userId: 'test-user',
+	} as unknown as IWorkflowExecuteAdditionalData;
+}
+
 export async function runWorkflow(options: RunOptions): Promise<RunResult> {
 	const { nodeType, credentialType } = await loadPackage();
 	const source: INode = {
@@ -94,39 +139,15 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
 		nodeTypes: nodeTypesOf(nodeType),
 		settings: { executionOrder: 'v1' },
 	});
-	const hooks = new ExecutionLifecycleHooks('manual', 'test-execution', {
-		id: 'test-workflow',
-		name: 'test',
-		active: false,
-		isArchived: false,
-		nodes: workflow.nodes ? Object.values(workflow.nodes) : [],
-		connections: workflow.connectionsBySourceNode,
-		createdAt: new Date(),
-		updatedAt: new Date(),
-		activeVersionId: null,
-	} as never);
-	const additionalData = {
-		credentialsHelper: new CredentialsHelper(credentialType, options.credentials),
-		hooks,
-		executionId: 'test-execution',
-		currentNodeExecutionIndex: 0,
-		restApiUrl: 'http://localhost:5678/rest',
-		instanceBaseUrl: 'http://localhost:5678/',
-		webhookBaseUrl: 'http://localhost:5678/webhook',
-		webhookWaitingBaseUrl: 'http://localhost:5678/webhook-waiting',
-		webhookTestBaseUrl: 'http://localhost:5678/webhook-test',
-		formWaitingBaseUrl: 'http://localhost:5678/form-waiting',
-		variables: {},
-		executeWorkflow: async () => {
-			throw new Error('not used');
-		},
-		setExecutionStatus: () => {},
-		userId: 'test-user',
-	} as unknown as IWorkflowExecuteAdditionalData;
-	const run = await new WorkflowExecute(additionalData, 'manual').run({
-		workflow,
-		startNode: source,
-	});
+	const additionalData = additionalDataFor(workflow, credentialType, options.credentials);
+	const workflowExecute = new WorkflowExecute(additionalData, 'manual');
+	const run = await (N8N_CORE_MAJOR >= 2
+		? workflowExecute.run({ workflow, startNode: source })
+		: // n8n-core 1.x: run(workflow, startNode, destinationNode?, pinData?, …)
+			(workflowExecute.run as unknown as (workflow: Workflow, startNode: INode) => Promise<IRun>)(
+				workflow,
+				source,
+			));
 	const task = run.data.resultData.runData[VIBECODE_NODE]?.[0];
 	const outputs = task?.data?.main ?? [];
 	return {

@@ -1,7 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { DEFAULT_PACING } from '../transport/request';
-
+// The defaults are literals, as n8n's lint rules require (they read a parameter's default
+// from the source); keep them equal to DEFAULT_PACING in ../transport/request.ts.
 export const pacingOptions: INodeProperties = {
 	displayName: 'Options',
 	name: 'options',
@@ -14,7 +14,7 @@ export const pacingOptions: INodeProperties = {
 			name: 'maxConcurrent',
 			type: 'number',
 			typeOptions: { minValue: 1, maxValue: 100 },
-			default: DEFAULT_PACING.maxConcurrent,
+			default: 5,
 			description: 'How many requests with this API key may wait for an answer at the same time',
 		},
 		{
@@ -22,7 +22,7 @@ export const pacingOptions: INodeProperties = {
 			name: 'maxRateLimitRetries',
 			type: 'number',
 			typeOptions: { minValue: 0, maxValue: 20 },
-			default: DEFAULT_PACING.maxRateLimitRetries,
+			default: 5,
 			description:
 				'How often an item refused with "too many requests" (429) is sent again, after the wait Vibecode asks for. Safe: a refused request never reached Bitrix24.',
 		},
@@ -31,7 +31,7 @@ export const pacingOptions: INodeProperties = {
 			name: 'requestsPerMinute',
 			type: 'number',
 			typeOptions: { minValue: 1 },
-			default: DEFAULT_PACING.requestsPerMinute,
+			default: 300,
 			description:
 				"Requests are spread evenly to stay under this rate. Vibecode allows 300 per minute per key unless the key's limit was changed in the Vibecode dashboard. Shared by all workflows that use the same key.",
 		},
@@ -39,7 +39,7 @@ export const pacingOptions: INodeProperties = {
 			displayName: 'Retry Failed Fires (May Fire Twice)',
 			name: 'retryAmbiguousFires',
 			type: 'boolean',
-			default: DEFAULT_PACING.retryAmbiguousFires,
+			default: false,
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
 				'Whether to send a fire once more when it failed after it was sent (gateway error 502 or 504, broken connection, timeout). Bitrix24 may already have run the automation, so turning this on can run it twice.',

@@ -220,7 +220,11 @@ export function toNodeApiError(
 ): NodeApiError {
 	const { message, hint } = explain(failure, operation);
 	const said = [failure.apiMessage, failure.userMessage].filter(Boolean).join(' — ');
-	const description = [failure.hint ?? hint, said && `Vibecode said: "${said}"`]
+	const description = [
+		hint,
+		failure.hint && `Vibecode's hint: ${failure.hint}`,
+		said && `Vibecode said: "${said}"`,
+	]
 		.filter(Boolean)
 		.join(' ');
 	// Built from known fields only: the raw HTTP error holds the request and its secret headers.

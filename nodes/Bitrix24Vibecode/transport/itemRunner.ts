@@ -6,7 +6,7 @@ import type {
 	IHttpRequestOptions,
 	INodeExecutionData,
 } from 'n8n-workflow';
-import { NodeApiError } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import type { Operation } from './errors';
 import type { Pacer } from './pacer';
@@ -104,7 +104,10 @@ export function runItem(handler: OperationHandler) {
 		} catch (error) {
 			if (!this.continueOnFail()) {
 				run.stoppedAt = Math.min(run.stoppedAt, itemIndex);
-				throw error;
+				// Only n8n's errors leave the node (what n8n's RoutingNode does with its own).
+				throw error instanceof NodeApiError || error instanceof NodeOperationError
+					? error
+					: new NodeOperationError(this.getNode(), error as Error, { itemIndex });
 			}
 			return [errorItem(error as Error, fields, itemIndex)];
 		}

@@ -1,0 +1,138 @@
+import nock from 'nock';
+
+import { API, apiError, details, fire, FAST, listParameters, PERSONAL_KEY, recordFires } from './helpers';
+import { runWorkflow } from './harness/runWorkflow';
+
+afterEach(() => nock.cleanAll());
+
+const MAY_HAVE_FIRED = /may already have fired/;
+
+// Every documented error code, as the gateway sends it: [status, code, message users see, hint pattern]
+const documented: Array<[number, string, string, RegExp]> = [
+	[400, 'MISSING_PARAMS', 'Vibecode says a required field is missing', /Fill in Entity Type, Entity ID and Trigger/],
+	[400, 'INVALID_ENTITY_TYPE', 'Vibecode does not know this entity type', /Choose Deal, Lead/],
+	[401, 'MISSING_API_KEY', 'No Vibecode API key was sent', /paste your key/],
+	[401, 'INVALID_API_KEY', 'The Vibecode API key is invalid or expired', /Create a new key/],
+	[401, 'INVALID_APP_KEY', 'The OAuth application key needs a user session token', /Session Token/],
+	[401, 'TOKEN_MISSING', 'The API key has no active Bitrix24 session', /Session Token/],
+	[401, 'TOKEN_EXPIRED', 'The Bitrix24 user session has expired', /Re-authorize via \/v1\/oauth\/authorize/],
+	[402, 'PAYMENT_REQUIRED', 'The Vibecode credit budget is used up', /Top up the balance/],
+	[403, 'SCOPE_DENIED', 'The API key may not use the CRM', /"crm" scope/],
+	[403, 'BITRIX_ACCESS_DENIED', 'Bitrix24 denied access to this record', /may edit this record/],
+	[403, 'OAUTH_REQUIRED', 'This needs an OAuth application key', /OAuth application key/],
+	[403, 'WRITE_BLOCKED_READONLY_KEY', 'The API key is read-only', /write access/],
+	[403, 'MANAGEMENT_KEY_NO_ENTITY_ACCESS', 'A management key cannot access CRM data', /vibe_live_/],
+	[429, 'RATE_LIMITED', 'Too many requests for this API key', /Requests per Minute/],
+	[500, 'INTERNAL_ERROR', 'Vibecode had an internal error', MAY_HAVE_FIRED],
+	[502, 'BITRIX_UNAVAILABLE', 'The Bitrix24 portal did not answer', MAY_HAVE_FIRED],
+	[504, 'QUEUE_TIMEOUT', 'The Vibecode gateway timed out', MAY_HAVE_FIRED],
+];
+
+describe('API errors become clear messages', () => {
+	test.each(documented)('%i %s', async (status, code, message, hint) => {
+		const api = recordFires(() => [status, apiError(code, 'Сообщение шлюза', { retryAfter: 0 })]);
+		const result = await fire([{ id: 1 }], {
+			onError: 'continueErrorOutput',
+			options: { ...FAST, maxRateLimitRetries: 0 },
+		});
+
+		expect(api.bodies).toHaveLength(1);
+		expect(result.errors[0].json.error).toBe(message);
+		expect(details(result.errors[0])).toMatchObject({ code, httpCode: status, hint: expect.stringMatching(hint) });
+		expect(details(result.errors[0]).description).toContain('Vibecode said: "Сообщение шлюза"');
+	});
+
+	test("the API's own hint and a Russian userMessage are kept", async () => {
+		recordFires(() => [
+			402,
+			apiError('PAYMENT_REQUIRED', 'Credit budget exhausted', {
+				hint: 'Top up at vibecode.bitrix24.tech/billing',
+				userMessage: 'Недостаточно кредитов на балансе',
+			}),
+		]);
+		const result = await fire([{ id: 1 }], { onError: 'stopWorkflow' });
+
+		expect(result.error?.message).toBe('The Vibecode credit budget is used up');
+		expect(result.error?.description).toBe(
+			'Top up the balance in the Vibecode dashboard, then run the workflow again. Vibecode\'s hint: Top up at vibecode.bitrix24.tech/billing Vibecode said: "Credit budget exhausted — Недостаточно кредитов на балансе"',
+		);
+	});
+
+	test('an unknown code still names the code and the HTTP status', async () => {
+		recordFires(() => [418, apiError('TEAPOT', 'short and stout')]);
+		const result = await fire([{ id: 1 }], { onError: 'stopWorkflow' });
+
+		expect(result.error?.message).toBe('Vibecode refused the request (TEAPOT, HTTP 418)');
+	});
+
+	test('HTTP 200 with success: false is a failure, not a success', async () => {
+		recordFires(() => [200, apiError('INTERNAL_ERROR', 'Что-то пошло не так')]);
+		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
+
+		expect(result.main).toEqual([]);
+		expect(result.errors[0].json.error).toBe('Vibecode had an internal error');
+		expect(details(result.errors[0]).hint).toMatch(MAY_HAVE_FIRED);
+	});
+
+	test('an HTML error page from a proxy', async () => {
+		const api = recordFires(() => [502, '<html><body><h1>502 Bad Gateway</h1></body></html>']);
+		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
+
+		expect(api.bodies).toHaveLength(1);
+		expect(result.errors[0].json.error).toBe('Vibecode answered with something that is not JSON');
+		expect(details(result.errors[0])).toMatchObject({ code: 'NON_JSON_RESPONSE', httpCode: 502 });
+	});
+
+	test('malformed JSON with status 200', async () => {
+		nock(API).post('/v1/triggers/fire').reply(200, '{"success":tr', { 'Content-Type': 'application/json' });
+		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
+
+		expect(result.errors[0].json.error).toBe('Vibecode answered with something that is not JSON');
+	});
+
+	test('an empty body', async () => {
+		nock(API).post('/v1/triggers/fire').reply(200, '');
+		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
+
+		expect(result.errors[0].json.error).toBe('Vibecode sent an empty answer');
+		expect(details(result.errors[0]).hint).toMatch(MAY_HAVE_FIRED);
+	});
+
+	test('a timeout, with the node setting "Timeout"', async () => {
+		nock(API).post('/v1/triggers/fire').delay(2_000).reply(200, { success: true, data: true });
+		const result = await runWorkflow({
+			parameters: { ...fireParams(), requestOptions: { timeout: 200 } },
+			items: [{ id: 1 }],
+			onError: 'continueErrorOutput',
+			credentials: { apiKey: PERSONAL_KEY },
+		});
+
+		expect(result.errors[0].json.error).toBe('Vibecode did not answer in time');
+		expect(details(result.errors[0]).hint).toMatch(/"Timeout"/);
+	});
+
+	test('List Triggers with a personal key explains the OAuth application requirement', async () => {
+		nock(API)
+			.get('/v1/triggers')
+			.reply(403, apiError('BITRIX_ACCESS_DENIED', 'Access denied! Application context required'));
+		const result = await runWorkflow({
+			parameters: listParameters(),
+			credentials: { apiKey: PERSONAL_KEY },
+		});
+
+		expect(result.error?.message).toBe('Listing triggers needs an OAuth application key');
+		expect(result.error?.description).toMatch(/vibe_app_.*session token.*personal key \(vibe_api_…\) can still fire triggers/);
+		expect(result.error?.description).toContain('"By Code"');
+	});
+});
+
+function fireParams() {
+	return {
+		resource: 'trigger',
+		operation: 'fire',
+		entityType: 'deal',
+		entityId: { __rl: true, mode: 'id', value: '={{ $json.id }}' },
+		triggerId: { __rl: true, mode: 'id', value: 'payment_received' },
+		options: FAST,
+	};
+}

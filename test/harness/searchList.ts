@@ -1,0 +1,42 @@
+import { LoadOptionsContext } from 'n8n-core';
+import { Workflow, type ICredentialDataDecryptedObject, type INode, type INodeListSearchResult } from 'n8n-workflow';
+
+import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
+import { additionalDataFor } from './runWorkflow';
+
+/** What the editor does for a "From List" field: calls the node's listSearch method in n8n-core's context. */
+export async function searchList(
+	method: string,
+	credentials: ICredentialDataDecryptedObject,
+	filter?: string,
+): Promise<INodeListSearchResult> {
+	const { nodeType, credentialType } = await loadPackage();
+	const node: INode = {
+		id: 'vibecode',
+		name: 'Bitrix24 Vibecode',
+		type: NODE_TYPE,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: { resource: 'trigger', operation: 'fire' },
+		credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
+	};
+	const workflow = new Workflow({
+		nodes: [node],
+		connections: {},
+		active: false,
+		nodeTypes: {
+			getByName: () => nodeType,
+			getByNameAndVersion: () => nodeType,
+			getKnownTypes: () => ({}),
+		},
+	});
+	const context = new LoadOptionsContext(
+		workflow,
+		node,
+		additionalDataFor(workflow, credentialType, credentials),
+		'parameters.triggerId',
+	);
+	const search = nodeType.methods?.listSearch?.[method];
+	if (!search) throw new Error(`no listSearch method ${method}`);
+	return await search.call(context, filter);
+}

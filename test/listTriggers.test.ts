@@ -1,0 +1,62 @@
+import { FAST, listParameters } from './helpers';
+import { runWorkflow } from './harness/runWorkflow';
+import { searchList } from './harness/searchList';
+import { SEEDED, useSandbox } from './sandboxRun';
+
+const box = useSandbox();
+const app = () => ({ apiKey: SEEDED.app, sessionToken: SEEDED.session, baseUrl: box.sandbox.url });
+const personal = () => ({ apiKey: SEEDED.personal, baseUrl: box.sandbox.url });
+
+describe('List Triggers', () => {
+	test('outputs one item per trigger with NAME and CODE', async () => {
+		box.sandbox.setTriggers([
+			{ NAME: 'Payment received', CODE: 'payment_received' },
+			{ NAME: 'Delivery confirmed', CODE: 'delivery_confirmed' },
+		]);
+		const result = await runWorkflow({ parameters: listParameters(), credentials: app() });
+
+		expect(result.main.map((item) => item.json)).toEqual([
+			{ NAME: 'Payment received', CODE: 'payment_received' },
+			{ NAME: 'Delivery confirmed', CODE: 'delivery_confirmed' },
+		]);
+		expect(result.main.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 0 }]);
+		expect(box.sandbox.requests).toMatchObject([{ method: 'GET', path: '/v1/triggers', authScheme: 'Bearer' }]);
+	});
+
+	test('an expired session says to re-authorize', async () => {
+		const result = await runWorkflow({
+			parameters: listParameters(FAST),
+			credentials: { ...app(), sessionToken: SEEDED.expiredSession },
+		});
+
+		expect(result.error?.message).toBe('The Bitrix24 user session has expired');
+	});
+});
+
+describe('Trigger "From List"', () => {
+	test('lists the triggers, searchable by name and by code', async () => {
+		box.sandbox.setTriggers([
+			{ NAME: 'Payment received', CODE: 'payment_received' },
+			{ NAME: 'Delivery confirmed', CODE: 'delivery_confirmed' },
+			{ NAME: 'Contract signed', CODE: 'contract.signed-v2' },
+		]);
+		expect((await searchList('searchTriggers', app())).results).toEqual([
+			{ name: 'Payment received', value: 'payment_received' },
+			{ name: 'Delivery confirmed', value: 'delivery_confirmed' },
+			{ name: 'Contract signed', value: 'contract.signed-v2' },
+		]);
+		expect((await searchList('searchTriggers', app(), 'DELIVERY')).results).toEqual([
+			{ name: 'Delivery confirmed', value: 'delivery_confirmed' },
+		]);
+		expect((await searchList('searchTriggers', app(), 'signed-v')).results).toEqual([
+			{ name: 'Contract signed', value: 'contract.signed-v2' },
+		]);
+	});
+
+	test('with a personal key it fails with an explanation pointing to "By Code"', async () => {
+		await expect(searchList('searchTriggers', personal())).rejects.toMatchObject({
+			message: 'Listing triggers needs an OAuth application key',
+			description: expect.stringMatching(/choose the trigger "By Code"/),
+		});
+	});
+});

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+'use strict';
+
+// Usage: node test/sandbox/cli.js [--port N] [--host 127.0.0.1] [--limit 300]
+//        [--window-ms 60000] [--latency-ms 0]        (--limit 0 turns rate limiting off)
+// stdout gets exactly one JSON line {"url","keys"} so scripts can parse it.
+
+const { startSandbox, SEEDED } = require('./server');
+
+const FLAGS = { '--port': 'port', '--host': 'host', '--limit': 'limit', '--window-ms': 'windowMs', '--latency-ms': 'latencyMs' };
+
+function parseArgs(argv) {
+  const opts = { port: 0, host: '127.0.0.1', limit: 300, windowMs: 60000, latencyMs: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s);
+    const name = FLAGS[flag];
+    if (!name) throw new Error(`unknown option ${argv[i]}`);
+    const value = inline !== undefined ? inline : argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (name === 'host') {
+      opts.host = value;
+    } else {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a number >= 0`);
+      opts[name] = n;
+    }
+  }
+  return opts;
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`sandbox: ${err.message}\n`);
+    process.exit(2);
+  }
+  const sandbox = await startSandbox({
+    port: opts.port,
+    host: opts.host,
+    rateLimit: opts.limit > 0 ? { limit: opts.limit, windowMs: opts.windowMs } : false,
+    latencyMs: opts.latencyMs,
+  });
+  process.stdout.write(`${JSON.stringify({ url: sandbox.url, keys: SEEDED })}\n`);
+  const limit = opts.limit > 0 ? `${opts.limit} per ${opts.windowMs} ms per key` : 'off';
+  process.stderr.write(
+    `Vibecode sandbox listening on ${sandbox.url} (rate limit ${limit}, latency ${opts.latencyMs} ms)\n`
+    + `  personal key ${SEEDED.personal} | app key ${SEEDED.app} + Bearer ${SEEDED.session}\n`
+    + `  expired key ${SEEDED.expired} | expired session ${SEEDED.expiredSession} | management ${SEEDED.management}`
+    + ` | no crm scope ${SEEDED.noScope} | read-only ${SEEDED.readOnly}\n`
+    + `  control API: ${sandbox.url}/__sandbox/{fires,requests,reset,faults,random-faults,rate-limit,latency,triggers}\n`,
+  );
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    sandbox.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`sandbox: ${err.stack || err}\n`);
+  process.exit(1);
+});

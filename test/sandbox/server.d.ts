@@ -1,0 +1,208 @@
+/** Types for test/sandbox/server.js, the local Bitrix24 Vibecode API stand-in. */
+
+export declare const SEEDED: Readonly<{
+  /** Personal key, crm scope, full access (apiKeyId 'personal'). */
+  personal: 'vibe_api_sandbox_personal';
+  /** OAuth application key; needs `Authorization: Bearer <session>` (apiKeyId 'app'). */
+  app: 'vibe_app_sandbox_app';
+  /** Valid user session token for the app key. */
+  session: 'vibe_session_sandbox_user';
+  /** Expired user session token: 401 TOKEN_EXPIRED. */
+  expiredSession: 'vibe_session_sandbox_expired';
+  /** Expired/deleted personal key: 401 INVALID_API_KEY. */
+  expired: 'vibe_api_sandbox_expired';
+  /** Management key: 403 MANAGEMENT_KEY_NO_ENTITY_ACCESS on /v1/triggers* (apiKeyId 'management'). */
+  management: 'vibe_live_sandbox_mgmt';
+  /** Personal key without the crm scope: 403 SCOPE_DENIED (apiKeyId 'noscope'). */
+  noScope: 'vibe_api_sandbox_noscope';
+  /** Read-only personal key: 403 WRITE_BLOCKED_READONLY_KEY on POST (apiKeyId 'readonly'). */
+  readOnly: 'vibe_api_sandbox_readonly';
+}>;
+
+export declare const DEFAULT_TRIGGERS: ReadonlyArray<Readonly<Trigger>>;
+export declare const ENTITY_TYPES: ReadonlyArray<EntityType>;
+
+export type EntityType = 'deal' | 'lead' | 'contact' | 'company' | 'quote' | 'invoice';
+
+export interface Trigger {
+  NAME: string;
+  CODE: string;
+}
+
+export interface RateLimitConfig {
+  /** Accepted requests per window, per key. */
+  limit: number;
+  windowMs: number;
+}
+
+export interface KeySpec {
+  /** Non-secret label used in logs, fires and rate-limit buckets. Default: the key without its vibe_xxx_ prefix. */
+  id?: string;
+  /** Default: derived from the prefix (vibe_api_ personal, vibe_app_ app, vibe_live_ management). */
+  type?: 'personal' | 'app' | 'management';
+  /** Default ['crm', 'user'] ([] for management keys). */
+  scopes?: string[];
+  readOnly?: boolean;
+  /** Expired/deleted: 401 INVALID_API_KEY. */
+  expired?: boolean;
+  /** Per-key rate limit (requests per the global window). Ignored while rate limiting is off. */
+  limit?: number;
+  /** What /v1/me reports as `user` for personal/management keys. */
+  user?: Record<string, unknown>;
+}
+
+export interface SessionSpec {
+  expired?: boolean;
+  user?: Record<string, unknown>;
+}
+
+export interface SandboxOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default { limit: 300, windowMs: 60000 }; false disables limiting. */
+  rateLimit?: RateLimitConfig | false;
+  /** Added before every /v1 answer. Default 0. */
+  latencyMs?: number;
+  /** What GET /v1/triggers returns. Default DEFAULT_TRIGGERS. */
+  triggers?: Trigger[];
+  /** Extra keys, by key string. */
+  keys?: Record<string, KeySpec>;
+  /** Keep every /v1 request in `requests`. Default true; turn off for very long runs. */
+  recordRequests?: boolean;
+}
+
+export type FaultKind =
+  | 'html502'
+  | 'json502'
+  | 'timeout504'
+  | 'resetBeforeBody'
+  | 'resetAfterBody'
+  | 'slow'
+  | 'malformed'
+  | 'empty'
+  | 'successFalse'
+  | 'billing402'
+  | 'error';
+
+export interface FaultMatch {
+  /** Case-insensitive. */
+  method?: string;
+  /** Exact path without query, e.g. '/v1/triggers/fire'. */
+  path?: string;
+  /** Compared as strings against the JSON body. Not allowed with resetBeforeBody. */
+  triggerId?: string;
+  entityId?: string | number;
+}
+
+export interface Fault {
+  kind: FaultKind;
+  /** How many matching requests it hits. Default 1; Infinity for "until reset()". */
+  times?: number;
+  match?: FaultMatch;
+  /**
+   * Run the request normally first (a valid fire IS recorded), then fail.
+   * Models an ambiguous write. Default false; ignored for resetBeforeBody.
+   */
+  apply?: boolean;
+  /** Wait before the fault. Default 0, or 5000 for `slow`; -1 (slow only) never answers. */
+  delayMs?: number;
+  /** For `empty` (default 200) and `error` (default 500). */
+  status?: number;
+  /** For `error`: an object is sent as JSON, a string as is. Default an INTERNAL_ERROR envelope. */
+  body?: unknown;
+  /** Extra/overriding response headers. */
+  headers?: Record<string, string>;
+}
+
+export interface PendingFault extends Required<Pick<Fault, 'kind' | 'times' | 'apply' | 'delayMs'>> {
+  match: { method?: string; path?: string; triggerId?: string; entityId?: string };
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RandomFaultsConfig {
+  /** PRNG (mulberry32) seed. Default 1. */
+  seed?: number;
+  /** Probability, per counted /v1 request, of a fault. */
+  rate: number;
+  /** Drawn uniformly. Default: every kind except 'slow' and 'error'. */
+  kinds?: FaultKind[];
+  /** Boolean, or the probability that a drawn fault is applied first. Default false. */
+  apply?: boolean | number;
+  /** delayMs for drawn 'slow' faults. Default 5000. */
+  delayMs?: number;
+  /** Only requests matching this method/path are rolled for. */
+  match?: Pick<FaultMatch, 'method' | 'path'>;
+}
+
+export interface Fire {
+  entityType: EntityType;
+  /** As sent (number or string). */
+  entityId: number | string;
+  triggerId: string;
+  /** Non-secret key label, e.g. 'personal' or 'app'. */
+  apiKeyId: string;
+  /** Date.now() when recorded. */
+  at: number;
+}
+
+export interface RequestLogEntry {
+  /** Also sent back as the X-Request-Id header. */
+  id: number;
+  method: string;
+  /** Without the query string. */
+  path: string;
+  /** Date.now() when the request headers arrived. */
+  at: number;
+  /** When the answer was sent or the connection dropped; null while pending. */
+  endAt: number | null;
+  /** null if the connection was dropped without an answer. */
+  status: number | null;
+  /** Label of a recognised key, else null. */
+  apiKeyId: string | null;
+  /** Lower-cased request headers; x-api-key and authorization are '<redacted>'. */
+  headers: Record<string, string | string[] | undefined>;
+  hasAuthorization: boolean;
+  /** e.g. 'Bearer'; null without an Authorization header. */
+  authScheme: string | null;
+  /** Parsed JSON, raw text if not JSON, null if empty or never read (resetBeforeBody). */
+  body: unknown;
+  fault: FaultKind | null;
+  /** The fault had `apply` and the fire was recorded before it. */
+  applied: boolean;
+  /** This request recorded an entry in `fires`. */
+  fired: boolean;
+}
+
+export interface Sandbox {
+  /** e.g. 'http://127.0.0.1:41234', no trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  /** Same as SEEDED. */
+  readonly keys: typeof SEEDED;
+  /** Accepted fires, in order. Cleared in place by reset(). */
+  readonly fires: Fire[];
+  /** Every /v1 (non-control) request, in arrival order. Cleared in place by reset(). */
+  readonly requests: RequestLogEntry[];
+  /** Queued faults not used up yet. */
+  readonly pendingFaults: PendingFault[];
+  /** Stops listening, ends hung requests, destroys every socket. Idempotent. */
+  close(): Promise<void>;
+  /** Clears fires, requests, queued and random faults and rate-limit windows (not keys, triggers, latency or limits). */
+  reset(): void;
+  /** Throws TypeError on an invalid fault. */
+  injectFault(fault: Fault): PendingFault;
+  setRandomFaults(config: RandomFaultsConfig | null): void;
+  /** Also clears all rate-limit windows. */
+  setRateLimit(config: RateLimitConfig | false): void;
+  setLatency(ms: number): void;
+  setTriggers(list: Trigger[]): void;
+  addKey(key: string, spec?: KeySpec): { id: string; type: 'personal' | 'app' | 'management' };
+  /** Adds a session token usable with app keys. */
+  addSession(token: string, spec?: SessionSpec): void;
+}
+
+export declare function startSandbox(options?: SandboxOptions): Promise<Sandbox>;

@@ -1,0 +1,317 @@
+'use strict';
+
+// Local stand-in for the Bitrix24 Vibecode API (/v1/me, /v1/triggers,
+// /v1/triggers/fire) with the gateway's auth rules, a per-key sliding-window
+// rate limit and injectable transport/gateway faults. Node built-ins only.
+
+const http = require('node:http');
+const { RateLimiter, rateLimitHeaders } = require('./rate-limit');
+const { FaultQueue, RandomFaults, renderFault, envelope } = require('./faults');
+const {
+  SEEDED, seededKeys, seededSessions, normalizeKeySpec, parseAuthorization, authenticate, authorizeTriggers,
+  describeKey, fail,
+} = require('./auth');
+const { handleControl } = require('./control');
+const { DEFAULT_TRIGGERS, ENTITY_TYPES, copyTriggers, validateFire } = require('./triggers');
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const MAX_BODY_BYTES = 1024 * 1024;
+const ROUTES = {
+  '/v1/me': { GET: 'me' },
+  '/v1/triggers': { GET: 'list' },
+  '/v1/triggers/fire': { POST: 'fire' },
+};
+
+function redactHeaders(headers) {
+  const out = { ...headers };
+  for (const h of ['x-api-key', 'authorization']) if (h in out) out[h] = '<redacted>';
+  return out;
+}
+
+class Sandbox {
+  #server;
+  #sockets = new Set();
+  #waits = new Set();
+  #closing = null;
+  #seq = 0;
+  #limiter;
+  #faults = new FaultQueue();
+  #random = null;
+  #latencyMs;
+  #triggers;
+  #keys = seededKeys();
+  #sessions = seededSessions();
+  #recordRequests;
+
+  constructor(options) {
+    this.fires = [];
+    this.requests = [];
+    this.keys = SEEDED;
+    this.#limiter = new RateLimiter(options.rateLimit === undefined ? { limit: 300, windowMs: 60000 } : options.rateLimit);
+    this.setLatency(options.latencyMs || 0);
+    this.#triggers = copyTriggers(options.triggers || DEFAULT_TRIGGERS);
+    this.#recordRequests = options.recordRequests !== false;
+    for (const [key, spec] of Object.entries(options.keys || {})) this.addKey(key, spec);
+    this.#server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
+    // Longer than client pools' idle timeouts (undici: 4 s), so clients close idle sockets first.
+    this.#server.keepAliveTimeout = 10000;
+    this.#server.headersTimeout = 15000;
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  async listen(port, host) {
+    await new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = this.#server.address().port;
+    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  close() {
+    if (!this.#closing) {
+      const serverClosed = new Promise((resolve) => this.#server.close(resolve));
+      // Release hung `slow` requests and idle keep-alive sockets, or close() would wait for clients.
+      for (const w of [...this.#waits]) w.cancel();
+      const socketsClosed = [...this.#sockets].map((s) => new Promise((resolve) => {
+        s.once('close', resolve);
+        s.destroy();
+      }));
+      // The extra tick lets the responses' own 'close' handlers run, so every log entry has its endAt.
+      this.#closing = Promise.all([serverClosed, ...socketsClosed]).then(() => new Promise((r) => setImmediate(r)));
+    }
+    return this.#closing;
+  }
+
+  reset() {
+    this.fires.length = 0;
+    this.requests.length = 0;
+    this.#faults.clear();
+    this.#random = null;
+    this.#limiter.reset();
+  }
+
+  injectFault(fault) {
+    const f = this.#faults.push(fault);
+    return { ...f, match: { ...f.match } };
+  }
+
+  get pendingFaults() {
+    return this.#faults.items.map((f) => ({ ...f, match: { ...f.match } }));
+  }
+
+  setRandomFaults(config) {
+    this.#random = config ? new RandomFaults(config) : null;
+  }
+
+  setRateLimit(config) {
+    this.#limiter.configure(config);
+  }
+
+  setLatency(ms) {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new TypeError('latency must be a number >= 0');
+    this.#latencyMs = ms;
+  }
+
+  setTriggers(list) {
+    this.#triggers = copyTriggers(list);
+  }
+
+  addKey(key, spec) {
+    const k = normalizeKeySpec(key, spec);
+    this.#keys.set(key, k);
+    return { id: k.id, type: k.type };
+  }
+
+  addSession(token, spec = {}) {
+    if (typeof token !== 'string' || token === '') throw new TypeError('session token must be a non-empty string');
+    this.#sessions.set(token, { expired: Boolean(spec.expired), user: spec.user || { id: 8, name: 'Added User' } });
+  }
+
+  #onRequest(req, res) {
+    const path = req.url.split('?')[0];
+    const handler = path.startsWith('/__sandbox/') ? handleControl(this, req, res, path) : this.#handleApi(req, res, path);
+    handler.catch((err) => {
+      process.stderr.write(`sandbox: ${err && err.stack}\n`);
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500, { 'Content-Type': JSON_TYPE }).end(JSON.stringify(envelope('INTERNAL_ERROR', String(err))));
+      }
+    });
+  }
+
+  async #handleApi(req, res, path) {
+    const { method } = req;
+    const authz = parseAuthorization(req.headers.authorization);
+    const entry = {
+      id: ++this.#seq, method, path, at: Date.now(), endAt: null, status: null, apiKeyId: null,
+      headers: redactHeaders(req.headers), hasAuthorization: authz.present, authScheme: authz.scheme,
+      body: null, fault: null, applied: false, fired: false,
+    };
+    if (this.#recordRequests) this.requests.push(entry);
+    const ctx = { req, res, entry, closed: false, rl: null };
+    res.once('close', () => {
+      ctx.closed = true;
+      if (entry.endAt === null) entry.endAt = Date.now();
+    });
+
+    const route = ROUTES[path];
+    if (!route || !route[method]) {
+      ctx.rl = this.#limiter.peek(null, undefined, entry.at);
+      if (!(await this.#readBody(ctx))) return;
+      if (!route) return this.#reply(ctx, fail(404, 'NOT_FOUND', `Route ${method} ${path} not found`));
+      return this.#reply(ctx, fail(405, 'METHOD_NOT_ALLOWED', `Method ${method} is not allowed for ${path}`),
+        { Allow: Object.keys(route).join(', ') });
+    }
+
+    const who = authenticate(req.headers, this.#keys, this.#sessions);
+    if (who.key) entry.apiKeyId = who.key.id;
+    if (who.error) {
+      ctx.rl = this.#limiter.peek(who.key ? who.key.id : null, who.key && who.key.limit, entry.at);
+      if (!(await this.#readBody(ctx))) return;
+      return this.#reply(ctx, who.error);
+    }
+
+    ctx.rl = this.#limiter.take(who.key.id, who.key.limit, entry.at);
+    if (ctx.rl && !ctx.rl.allowed) {
+      if (!(await this.#readBody(ctx))) return;
+      const { retryAfter } = ctx.rl;
+      return this.#reply(ctx, {
+        status: 429,
+        body: envelope('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { hint: 'Wait 1-2 seconds and retry the request.', retryAfter }),
+      }, { 'Retry-After': String(retryAfter) });
+    }
+
+    // Faults sit behind auth and the limiter: a faulted request has been counted.
+    // The random roll is drawn for every counted request so a seed gives a fixed sequence.
+    const roll = this.#random ? this.#random.roll(method, path) : null;
+    const head = this.#faults.peekHead(method, path);
+    if (head ? head.kind === 'resetBeforeBody' : roll && roll.kind === 'resetBeforeBody') {
+      if (head) this.#faults.consume(head);
+      entry.fault = 'resetBeforeBody';
+      return this.#destroy(ctx);
+    }
+    const body = await this.#readBody(ctx);
+    if (!body) return;
+    const call = { route: route[method], method, key: who.key, session: who.session, body, entry };
+    const fault = this.#faults.take(method, path, body.json) || roll;
+    if (!fault) return this.#reply(ctx, this.#process(call));
+    entry.fault = fault.kind;
+    return this.#runFault(ctx, fault, call);
+  }
+
+  /** What the real gateway would answer; records the fire when it is accepted. */
+  #process({ route, method, key, session, body, entry }) {
+    if (route === 'me') return { status: 200, body: { success: true, data: describeKey(key, session) } };
+    const denied = authorizeTriggers(key, method);
+    if (denied) return denied;
+    if (route === 'list') {
+      if (key.type !== 'app') {
+        return fail(403, 'BITRIX_ACCESS_DENIED', 'Access denied! Application context required',
+          'Listing triggers needs an OAuth application key (vibe_app_) plus "Authorization: Bearer <user session token>".');
+      }
+      return { status: 200, body: { success: true, data: this.#triggers.map((t) => ({ ...t })) } };
+    }
+    const checked = validateFire(body);
+    if (!checked.fire) return checked;
+    // Like the real API: no check of triggerId against the list, data:true even if no robot listens.
+    this.fires.push({ ...checked.fire, apiKeyId: key.id, at: Date.now() });
+    entry.fired = true;
+    return { status: 200, body: { success: true, data: true }, fired: true };
+  }
+
+  async #runFault(ctx, fault, call) {
+    // `apply` models the ambiguous write: the portal did the work, then the answer was lost.
+    const done = fault.apply ? this.#process(call) : null;
+    if (done) ctx.entry.applied = Boolean(done.fired);
+    if (fault.delayMs !== 0 && !(await this.#wait(ctx, fault.delayMs))) return;
+    if (fault.kind === 'slow') return this.#reply(ctx, done || this.#process(call));
+    if (fault.kind === 'resetAfterBody' || fault.kind === 'resetBeforeBody') return this.#destroy(ctx);
+    const r = renderFault(fault);
+    return this.#reply(ctx, r, { ...r.headers, ...fault.headers }, r.contentType);
+  }
+
+  #destroy(ctx) {
+    ctx.entry.endAt = Date.now();
+    const s = ctx.req.socket;
+    if (s.destroyed) return;
+    // RST rather than FIN: what a crashed upstream or a middlebox drop looks like to the client.
+    if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+    else s.destroy();
+  }
+
+  /** Resolves true after `ms` (-1: never), false as soon as the client leaves or the sandbox closes. */
+  #wait(ctx, ms) {
+    if (ctx.closed || this.#closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const w = {};
+      const finish = (ok) => {
+        clearTimeout(w.timer);
+        this.#waits.delete(w);
+        ctx.res.off('close', w.cancel);
+        resolve(ok);
+      };
+      w.cancel = () => finish(false);
+      if (ms >= 0) w.timer = setTimeout(finish, ms, true);
+      this.#waits.add(w);
+      ctx.res.once('close', w.cancel);
+    });
+  }
+
+  /** Reads the whole body; null if the client went away first. */
+  #readBody(ctx) {
+    return new Promise((resolve) => {
+      if (ctx.closed) return resolve(null);
+      const chunks = [];
+      let size = 0;
+      ctx.req.on('data', (c) => {
+        size += c.length;
+        if (size <= MAX_BODY_BYTES) chunks.push(c);
+      });
+      ctx.req.once('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const body = { text, json: undefined, jsonError: false, tooLarge: size > MAX_BODY_BYTES };
+        if (text.trim() !== '' && !body.tooLarge) {
+          try {
+            body.json = JSON.parse(text);
+          } catch {
+            body.jsonError = true;
+          }
+        }
+        ctx.entry.body = body.json !== undefined ? body.json : text === '' ? null : text;
+        resolve(body);
+      });
+      ctx.req.once('close', () => resolve(null));
+      ctx.req.once('error', () => resolve(null));
+    });
+  }
+
+  async #reply(ctx, { status, body }, headers = {}, contentType = JSON_TYPE) {
+    if (this.#latencyMs > 0 && !(await this.#wait(ctx, this.#latencyMs))) return;
+    if (ctx.closed) return;
+    const buf = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+    const { res } = ctx;
+    res.statusCode = status;
+    // setHeader is case-insensitive, so fault headers can override the defaults.
+    res.setHeader('Content-Type', contentType);
+    for (const [name, value] of Object.entries({ ...rateLimitHeaders(ctx.rl), ...headers })) res.setHeader(name, value);
+    res.setHeader('Content-Length', buf.length);
+    res.setHeader('X-Request-Id', String(ctx.entry.id));
+    ctx.entry.status = status;
+    res.end(buf);
+  }
+}
+
+/** Starts a sandbox listening on options.port (0 = any free port). */
+async function startSandbox(options = {}) {
+  const sandbox = new Sandbox(options);
+  await sandbox.listen(options.port || 0, options.host || '127.0.0.1');
+  return sandbox;
+}
+
+module.exports = { startSandbox, SEEDED, DEFAULT_TRIGGERS, ENTITY_TYPES };

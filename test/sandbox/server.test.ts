@@ -1,0 +1,609 @@
+/// <reference types="jest" />
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { startSandbox, SEEDED, DEFAULT_TRIGGERS, Sandbox, SandboxOptions } from './server';
+
+interface CallOptions {
+  method?: string;
+  /** null sends no X-Api-Key at all. Default: the personal key. */
+  key?: string | null;
+  bearer?: string;
+  authorization?: string;
+  body?: unknown;
+  rawBody?: string;
+  signal?: AbortSignal;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+  ms: number;
+}
+
+const FIRE = { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' };
+const APP = { key: SEEDED.app, bearer: SEEDED.session };
+
+async function call(sb: Sandbox, urlPath: string, opts: CallOptions = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (opts.key !== null) headers['X-Api-Key'] = opts.key ?? SEEDED.personal;
+  if (opts.bearer !== undefined) headers.Authorization = `Bearer ${opts.bearer}`;
+  if (opts.authorization !== undefined) headers.Authorization = opts.authorization;
+  const body = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const started = Date.now();
+  const res = await fetch(sb.url + urlPath, {
+    method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+    signal: opts.signal,
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json, ms: Date.now() - started };
+}
+
+const fire = (sb: Sandbox, body: unknown = FIRE, opts: CallOptions = {}) =>
+  call(sb, '/v1/triggers/fire', { method: 'POST', body, ...opts });
+
+const last = <T>(list: T[]): T => list[list.length - 1];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface RawResult {
+  data: string;
+  closed: boolean;
+  error?: string;
+}
+
+/** Raw HTTP over a socket: shows exactly what the server sent before the connection ended. */
+function raw(sb: Sandbox, head: string, bodyParts: Array<{ afterMs: number; data: string }> = []): Promise<RawResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect(sb.port, '127.0.0.1');
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      data += d;
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => resolve({ data, closed: true, error: e.code }));
+    socket.on('close', () => resolve({ data, closed: true }));
+    socket.write(head);
+    for (const part of bodyParts) {
+      setTimeout(() => {
+        if (!socket.destroyed) socket.write(part.data);
+      }, part.afterMs);
+    }
+  });
+}
+
+function rawFireHead(contentLength: number, key: string = SEEDED.personal): string {
+  return 'POST /v1/triggers/fire HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n'
+    + `X-Api-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`;
+}
+
+function withSandbox(options: SandboxOptions = { rateLimit: false }): () => Sandbox {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = await startSandbox(options);
+  });
+  afterAll(() => sb.close());
+  beforeEach(() => sb.reset());
+  return () => sb;
+}
+
+function expectError(a: Answer, status: number, code: string): void {
+  expect(a.status).toBe(status);
+  expect(a.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  expect(a.json).toMatchObject({ success: false, error: { code, message: expect.any(String) } });
+}
+
+describe('auth', () => {
+  const sb = withSandbox();
+
+  test('no X-Api-Key → 401 MISSING_API_KEY', async () => {
+    expectError(await call(sb(), '/v1/me', { key: null }), 401, 'MISSING_API_KEY');
+    expectError(await call(sb(), '/v1/me', { key: '' }), 401, 'MISSING_API_KEY');
+  });
+
+  test('unknown or expired key → 401 INVALID_API_KEY with the Russian message', async () => {
+    for (const key of ['vibe_api_nope', SEEDED.expired, 'garbage']) {
+      const a = await fire(sb(), FIRE, { key });
+      expectError(a, 401, 'INVALID_API_KEY');
+      expect(a.json.error.message).toBe('Недействительный или просроченный API-ключ');
+      expect(a.json.error.hint).toEqual(expect.any(String));
+    }
+    expect(sb().fires).toHaveLength(0);
+  });
+
+  test('app key without a usable Bearer → 401 TOKEN_MISSING', async () => {
+    for (const authorization of [undefined, '', 'Bearer ', 'Bearer', 'Basic dXNlcjpwYXNz']) {
+      const a = await call(sb(), '/v1/triggers', { key: SEEDED.app, authorization });
+      expectError(a, 401, 'TOKEN_MISSING');
+      expect(a.json.error.message).toMatch(/Authorization: Bearer/);
+    }
+    expectError(await call(sb(), '/v1/me', { key: SEEDED.app }), 401, 'TOKEN_MISSING');
+    expectError(await fire(sb(), FIRE, { key: SEEDED.app }), 401, 'TOKEN_MISSING');
+  });
+
+  test('app key with an expired or unknown session → 401 TOKEN_EXPIRED pointing to /v1/oauth/authorize', async () => {
+    for (const bearer of [SEEDED.expiredSession, 'vibe_session_unknown']) {
+      const a = await call(sb(), '/v1/triggers', { key: SEEDED.app, bearer });
+      expectError(a, 401, 'TOKEN_EXPIRED');
+      expect(a.json.error.hint).toMatch('/v1/oauth/authorize');
+    }
+  });
+
+  test('management key → 403 MANAGEMENT_KEY_NO_ENTITY_ACCESS on triggers, but /v1/me works', async () => {
+    expectError(await call(sb(), '/v1/triggers', { key: SEEDED.management }), 403, 'MANAGEMENT_KEY_NO_ENTITY_ACCESS');
+    expectError(await fire(sb(), FIRE, { key: SEEDED.management }), 403, 'MANAGEMENT_KEY_NO_ENTITY_ACCESS');
+    const me = await call(sb(), '/v1/me', { key: SEEDED.management });
+    expect(me.json.data).toMatchObject({ keyType: 'management', scopes: [] });
+  });
+
+  test('key without crm scope → 403 SCOPE_DENIED', async () => {
+    expectError(await fire(sb(), FIRE, { key: SEEDED.noScope }), 403, 'SCOPE_DENIED');
+    expectError(await call(sb(), '/v1/triggers', { key: SEEDED.noScope }), 403, 'SCOPE_DENIED');
+  });
+
+  test('read-only key → 403 WRITE_BLOCKED_READONLY_KEY on POST, reads still allowed', async () => {
+    expectError(await fire(sb(), FIRE, { key: SEEDED.readOnly }), 403, 'WRITE_BLOCKED_READONLY_KEY');
+    const me = await call(sb(), '/v1/me', { key: SEEDED.readOnly });
+    expect(me.json.data.accessMode).toBe('readonly');
+    expect(sb().fires).toHaveLength(0);
+  });
+
+  test('addKey and addSession extend the key table', async () => {
+    sb().addKey('vibe_app_extra', { id: 'extra-app' });
+    sb().addSession('vibe_session_extra');
+    sb().addKey('vibe_api_gone', { expired: true });
+    expect((await fire(sb(), FIRE, { key: 'vibe_app_extra', bearer: 'vibe_session_extra' })).status).toBe(200);
+    expect(sb().fires[0].apiKeyId).toBe('extra-app');
+    expectError(await call(sb(), '/v1/me', { key: 'vibe_api_gone' }), 401, 'INVALID_API_KEY');
+    expect(() => sb().addKey('no_prefix')).toThrow(TypeError);
+  });
+});
+
+describe('endpoints', () => {
+  const sb = withSandbox();
+
+  test('GET /v1/me describes the key', async () => {
+    const personal = await call(sb(), '/v1/me');
+    expect(personal.status).toBe(200);
+    expect(personal.json).toEqual({
+      success: true,
+      data: {
+        keyType: 'personal', scopes: ['crm', 'user'], portal: 'sandbox.bitrix24.com', accessMode: 'full',
+        user: expect.objectContaining({ id: expect.any(Number) }),
+      },
+    });
+    const app = await call(sb(), '/v1/me', APP);
+    expect(app.json.data).toMatchObject({ keyType: 'application', accessMode: 'full' });
+  });
+
+  test('GET /v1/triggers: app key + session lists triggers; personal key gets BITRIX_ACCESS_DENIED', async () => {
+    const list = await call(sb(), '/v1/triggers', APP);
+    expect(list.status).toBe(200);
+    expect(list.json).toEqual({ success: true, data: DEFAULT_TRIGGERS });
+    const personal = await call(sb(), '/v1/triggers');
+    expectError(personal, 403, 'BITRIX_ACCESS_DENIED');
+    expect(personal.json.error.message).toBe('Access denied! Application context required');
+    expect(personal.json.error.hint).toEqual(expect.any(String));
+  });
+
+  test('setTriggers changes the list', async () => {
+    sb().setTriggers([{ NAME: 'Only', CODE: 'only' }]);
+    expect((await call(sb(), '/v1/triggers', APP)).json.data).toEqual([{ NAME: 'Only', CODE: 'only' }]);
+    sb().setTriggers([...DEFAULT_TRIGGERS]);
+  });
+
+  test('POST /v1/triggers/fire accepts and records, even for a trigger nobody listens to', async () => {
+    const before = Date.now();
+    const a = await fire(sb());
+    expect(a.status).toBe(200);
+    expect(a.json).toEqual({ success: true, data: true });
+    await fire(sb(), { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens' }, APP);
+    expect(sb().fires).toEqual([
+      { ...FIRE, apiKeyId: 'personal', at: expect.any(Number) },
+      { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens', apiKeyId: 'app', at: expect.any(Number) },
+    ]);
+    expect(sb().fires[0].at).toBeGreaterThanOrEqual(before);
+    expect(JSON.stringify(sb().fires)).not.toContain('vibe_');
+  });
+
+  test('missing or empty fields → 400 MISSING_PARAMS naming the field', async () => {
+    for (const field of ['entityType', 'entityId', 'triggerId'] as const) {
+      const without: Record<string, unknown> = { ...FIRE };
+      delete without[field];
+      for (const body of [without, { ...FIRE, [field]: '' }, { ...FIRE, [field]: null }]) {
+        const a = await fire(sb(), body);
+        expectError(a, 400, 'MISSING_PARAMS');
+        expect(a.json.error.message).toContain(field);
+      }
+    }
+    for (const rawBody of ['', '[]', '{}']) expectError(await fire(sb(), undefined, { rawBody }), 400, 'MISSING_PARAMS');
+    expect(sb().fires).toHaveLength(0);
+  });
+
+  test('unknown entity type → 400 INVALID_ENTITY_TYPE with the documented message', async () => {
+    const a = await fire(sb(), { ...FIRE, entityType: 'banana' });
+    expectError(a, 400, 'INVALID_ENTITY_TYPE');
+    expect(a.json.error.message).toBe('Unknown entityType "banana". Supported: deal, lead, contact, company, quote, invoice');
+    for (const entityType of ['deal', 'lead', 'contact', 'company', 'quote', 'invoice']) {
+      expect((await fire(sb(), { ...FIRE, entityType })).status).toBe(200);
+    }
+  });
+
+  test('non-JSON body → 400 INVALID_JSON', async () => {
+    expectError(await fire(sb(), undefined, { rawBody: 'entityType=deal' }), 400, 'INVALID_JSON');
+  });
+
+  test('unknown path → 404 NOT_FOUND, wrong method → 405', async () => {
+    expectError(await call(sb(), '/v1/deals'), 404, 'NOT_FOUND');
+    expectError(await call(sb(), '/v1/triggers/fire'), 405, 'METHOD_NOT_ALLOWED');
+  });
+
+  test('requests log: redacted headers, auth scheme, body, status and timing', async () => {
+    const a = await fire(sb(), FIRE, APP);
+    const [entry] = sb().requests;
+    expect(entry).toMatchObject({
+      method: 'POST', path: '/v1/triggers/fire', status: 200, apiKeyId: 'app', hasAuthorization: true,
+      authScheme: 'Bearer', body: FIRE, fault: null, applied: false, fired: true,
+    });
+    expect(entry.headers['x-api-key']).toBe('<redacted>');
+    expect(entry.headers.authorization).toBe('<redacted>');
+    expect(JSON.stringify(entry)).not.toContain('vibe_');
+    expect(entry.endAt).toBeGreaterThanOrEqual(entry.at);
+    expect(a.headers.get('x-request-id')).toBe(String(entry.id));
+  });
+
+  test('latency is added before every answer', async () => {
+    sb().setLatency(120);
+    try {
+      expect((await call(sb(), '/v1/me', { key: null })).ms).toBeGreaterThanOrEqual(110);
+      expect((await call(sb(), '/v1/me')).ms).toBeGreaterThanOrEqual(110);
+    } finally {
+      sb().setLatency(0);
+    }
+  });
+
+  test('keeps up with many concurrent requests', async () => {
+    const total = 1000;
+    let next = 0;
+    const worker = async () => {
+      while (next < total) {
+        const id = next++;
+        const a = await fire(sb(), { ...FIRE, entityId: id });
+        expect(a.status).toBe(200);
+      }
+    };
+    await Promise.all(Array.from({ length: 50 }, worker));
+    expect(sb().fires).toHaveLength(total);
+    expect(new Set(sb().fires.map((f) => f.entityId)).size).toBe(total);
+  });
+});
+
+describe('rate limit (5 per 500 ms)', () => {
+  const sb = withSandbox({ rateLimit: { limit: 5, windowMs: 500 } });
+
+  test('sixth request → 429 RATE_LIMITED with Retry-After, headers on every answer', async () => {
+    for (let i = 0; i < 5; i++) {
+      const a = await call(sb(), '/v1/me');
+      expect(a.status).toBe(200);
+      expect(a.headers.get('x-ratelimit-limit')).toBe('5');
+      expect(a.headers.get('x-ratelimit-remaining')).toBe(String(4 - i));
+    }
+    const first = sb().requests[0];
+    const refused = await fire(sb());
+    expect(refused.status).toBe(429);
+    expect(refused.json).toEqual({
+      success: false,
+      error: { code: 'RATE_LIMITED', message: 'QUERY_LIMIT_EXCEEDED', hint: expect.stringMatching(/^Wait 1-2 seconds/), retryAfter: 1 },
+    });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(Number(refused.headers.get('x-ratelimit-reset-ms'))).toBe(first.at + 500);
+    expect(Number(refused.headers.get('x-ratelimit-reset'))).toBe(Math.ceil((first.at + 500) / 1000));
+    expect(sb().fires).toHaveLength(0);
+    // Other keys have their own window.
+    expect((await call(sb(), '/v1/me', APP)).status).toBe(200);
+  });
+
+  test('refused requests do not count; the window recovers', async () => {
+    for (let i = 0; i < 5; i++) expect((await call(sb(), '/v1/me')).status).toBe(200);
+    const windowEnd = sb().requests[0].at + 500;
+    await sleep(200);
+    for (let i = 0; i < 3; i++) expect((await call(sb(), '/v1/me')).status).toBe(429);
+    await sleep(windowEnd - Date.now() + 20);
+    // Had the three 429s counted, they would still fill 3 of the 5 slots.
+    for (let i = 0; i < 5; i++) expect((await call(sb(), '/v1/me')).status).toBe(200);
+    expect((await call(sb(), '/v1/me')).status).toBe(429);
+    const statuses = sb().requests.map((r) => r.status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429, 200, 200, 200, 200, 200, 429]);
+  });
+
+  test('requests failing auth are not counted; 403s and faulted requests are', async () => {
+    for (let i = 0; i < 6; i++) expect((await call(sb(), '/v1/me', { key: SEEDED.app })).status).toBe(401);
+    expect((await call(sb(), '/v1/triggers')).status).toBe(403);
+    sb().injectFault({ kind: 'json502' });
+    const faulted = await call(sb(), '/v1/me');
+    expect(faulted.status).toBe(502);
+    expect(faulted.headers.get('x-ratelimit-remaining')).toBe('3');
+  });
+
+  test('per-key limit override and switching limits off', async () => {
+    sb().addKey('vibe_api_tight', { limit: 2 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call(sb(), '/v1/me', { key: 'vibe_api_tight' })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    sb().setRateLimit(false);
+    try {
+      for (let i = 0; i < 8; i++) {
+        const a = await call(sb(), '/v1/me');
+        expect(a.status).toBe(200);
+        expect(a.headers.get('x-ratelimit-limit')).toBeNull();
+      }
+    } finally {
+      sb().setRateLimit({ limit: 5, windowMs: 500 });
+    }
+  });
+});
+
+describe('faults', () => {
+  const sb = withSandbox();
+
+  test('html502: nginx HTML page', async () => {
+    sb().injectFault({ kind: 'html502' });
+    const a = await call(sb(), '/v1/me');
+    expect(a.status).toBe(502);
+    expect(a.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(a.text).toContain('<title>502 Bad Gateway</title>');
+    expect((await call(sb(), '/v1/me')).status).toBe(200);
+  });
+
+  test('json502, timeout504, successFalse, billing402 envelopes', async () => {
+    sb().injectFault({ kind: 'json502' });
+    expectError(await call(sb(), '/v1/me'), 502, 'BITRIX_UNAVAILABLE');
+
+    sb().injectFault({ kind: 'timeout504' });
+    const t = await call(sb(), '/v1/me');
+    expectError(t, 504, 'QUEUE_TIMEOUT');
+    expect(t.json.error.retryAfter).toBe(2);
+    expect(t.headers.get('retry-after')).toBe('2');
+
+    sb().injectFault({ kind: 'successFalse' });
+    expectError(await call(sb(), '/v1/me'), 200, 'INTERNAL_ERROR');
+
+    sb().injectFault({ kind: 'billing402' });
+    const b = await call(sb(), '/v1/me');
+    expectError(b, 402, 'PAYMENT_REQUIRED');
+    expect(b.json.error.userMessage).toMatch(/^Недостаточно кредитов/);
+    expect(b.json.error.message).toMatch(/credit/);
+  });
+
+  test('malformed: truncated JSON; empty: no body', async () => {
+    sb().injectFault({ kind: 'malformed' });
+    const m = await call(sb(), '/v1/me');
+    expect(m.status).toBe(200);
+    expect(m.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(m.text).toBe('{"success":tr');
+
+    sb().injectFault({ kind: 'empty' });
+    const e = await call(sb(), '/v1/me');
+    expect([e.status, e.text, e.headers.get('content-length')]).toEqual([200, '', '0']);
+    sb().injectFault({ kind: 'empty', status: 500 });
+    expect((await call(sb(), '/v1/me')).status).toBe(500);
+  });
+
+  test('error: any status and body, Retry-After mirrored from body', async () => {
+    const body = { success: false, error: { code: 'RATE_LIMITED', message: 'QUERY_LIMIT_EXCEEDED', retryAfter: 3 } };
+    sb().injectFault({ kind: 'error', status: 429, body });
+    const a = await call(sb(), '/v1/me');
+    expect([a.status, a.json, a.headers.get('retry-after')]).toEqual([429, body, '3']);
+  });
+
+  test('resetBeforeBody: connection dropped once headers arrive, body never read', async () => {
+    sb().injectFault({ kind: 'resetBeforeBody' });
+    const body = JSON.stringify(FIRE);
+    // Headers only; the body would follow later but the server must not wait for it.
+    const r = await raw(sb(), rawFireHead(body.length), [{ afterMs: 300, data: body }]);
+    expect(r).toMatchObject({ data: '', closed: true });
+    sb().injectFault({ kind: 'resetBeforeBody', apply: true });
+    await expect(fire(sb())).rejects.toThrow();
+    expect(sb().fires).toHaveLength(0);
+    expect(sb().requests.map((e) => [e.fault, e.status, e.body, e.applied])).toEqual([
+      ['resetBeforeBody', null, null, false],
+      ['resetBeforeBody', null, null, false],
+    ]);
+  });
+
+  test('resetAfterBody: waits for the whole body, then drops the connection', async () => {
+    sb().injectFault({ kind: 'resetAfterBody' });
+    const body = JSON.stringify(FIRE);
+    const started = Date.now();
+    const r = await raw(sb(), rawFireHead(body.length), [{ afterMs: 150, data: body }]);
+    expect(r).toMatchObject({ data: '', closed: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(sb().requests[0]).toMatchObject({ fault: 'resetAfterBody', status: null, body: FIRE, fired: false });
+    expect(sb().fires).toHaveLength(0);
+  });
+
+  test('apply: the fire is recorded, then the fault happens (ambiguous write)', async () => {
+    sb().injectFault({ kind: 'resetAfterBody', apply: true });
+    await expect(fire(sb())).rejects.toThrow();
+    sb().injectFault({ kind: 'json502', apply: true });
+    expect((await fire(sb())).status).toBe(502);
+    sb().injectFault({ kind: 'html502', apply: false });
+    expect((await fire(sb())).status).toBe(502);
+    sb().injectFault({ kind: 'timeout504', apply: true });
+    expect((await fire(sb(), { ...FIRE, entityType: 'banana' })).status).toBe(504);
+    expect(sb().fires).toHaveLength(2);
+    expect(sb().requests.map((e) => [e.fault, e.applied])).toEqual([
+      ['resetAfterBody', true], ['json502', true], ['html502', false], ['timeout504', false],
+    ]);
+  });
+
+  test('slow: answers normally after delayMs', async () => {
+    sb().injectFault({ kind: 'slow', delayMs: 150 });
+    const a = await fire(sb());
+    expect(a.status).toBe(200);
+    expect(a.ms).toBeGreaterThanOrEqual(140);
+    expect(sb().fires).toHaveLength(1);
+    expect(sb().fires[0].at - sb().requests[0].at).toBeGreaterThanOrEqual(140);
+  });
+
+  test('slow: a client that gives up gets nothing fired unless apply', async () => {
+    sb().injectFault({ kind: 'slow', delayMs: 200 });
+    await expect(fire(sb(), FIRE, { signal: AbortSignal.timeout(50) })).rejects.toThrow();
+    sb().injectFault({ kind: 'slow', delayMs: -1, apply: true });
+    await expect(fire(sb(), FIRE, { signal: AbortSignal.timeout(50) })).rejects.toThrow();
+    await sleep(250);
+    expect(sb().fires).toHaveLength(1);
+    expect(sb().requests.map((e) => [e.fault, e.status, e.applied])).toEqual([['slow', null, false], ['slow', null, true]]);
+  });
+
+  test('match and times select which requests are hit', async () => {
+    sb().injectFault({ kind: 'json502', times: 2, match: { method: 'post', path: '/v1/triggers/fire', triggerId: 'b' } });
+    expect((await call(sb(), '/v1/me')).status).toBe(200);
+    expect((await fire(sb(), { ...FIRE, triggerId: 'a' })).status).toBe(200);
+    expect((await fire(sb(), { ...FIRE, triggerId: 'b' })).status).toBe(502);
+    expect(sb().pendingFaults).toHaveLength(1);
+    expect((await fire(sb(), { ...FIRE, triggerId: 'b' })).status).toBe(502);
+    expect((await fire(sb(), { ...FIRE, triggerId: 'b' })).status).toBe(200);
+    expect(sb().pendingFaults).toHaveLength(0);
+  });
+
+  test('invalid faults are rejected', () => {
+    expect(() => sb().injectFault({ kind: 'nope' as never })).toThrow(/unknown fault kind/);
+    expect(() => sb().injectFault({ kind: 'resetBeforeBody', match: { triggerId: 'x' } })).toThrow(TypeError);
+    expect(() => sb().injectFault({ kind: 'html502', times: 0 })).toThrow(TypeError);
+  });
+
+  test('random faults are deterministic for a seed', async () => {
+    const run = async (seed: number) => {
+      sb().reset();
+      sb().setRandomFaults({ seed, rate: 0.5, kinds: ['json502', 'html502', 'resetAfterBody', 'malformed'], apply: 0.5 });
+      for (let i = 0; i < 40; i++) await fire(sb(), { ...FIRE, entityId: i }).catch(() => undefined);
+      return sb().requests.map((e) => `${e.fault}:${e.applied}`);
+    };
+    const a = await run(42);
+    expect(await run(42)).toEqual(a);
+    expect(await run(7)).not.toEqual(a);
+    const faulted = a.filter((s) => !s.startsWith('null'));
+    expect(faulted.length).toBeGreaterThan(5);
+    expect(faulted.length).toBeLessThan(35);
+    // Every fire is either unfaulted or an applied fault.
+    expect(sb().fires).toHaveLength(sb().requests.filter((e) => e.fired).length);
+    sb().setRandomFaults(null);
+    sb().setRandomFaults({ seed: 1, rate: 0 });
+    await fire(sb());
+    expect(last(sb().requests).fault).toBeNull();
+  });
+
+  test('close() ends hung requests and idle keep-alive sockets', async () => {
+    const own = await startSandbox({ rateLimit: false });
+    own.injectFault({ kind: 'slow', delayMs: -1, match: { path: '/v1/triggers/fire' } });
+    const hung = fire(own).then(() => 'answered', () => 'rejected');
+    // A keep-alive connection that got its answer and now sits idle.
+    const idle = net.connect(own.port, '127.0.0.1');
+    idle.on('error', () => undefined);
+    let answered = '';
+    idle.on('data', (d: Buffer) => {
+      answered += d.toString();
+    });
+    idle.write('GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: vibe_api_sandbox_personal\r\n\r\n');
+    await sleep(100);
+    expect(answered).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(idle.destroyed).toBe(false);
+    const started = Date.now();
+    await own.close();
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(await hung).toBe('rejected');
+    expect(idle.destroyed || idle.readableEnded).toBe(true);
+    expect(own.requests.every((e) => e.endAt !== null)).toBe(true);
+  });
+});
+
+describe('control API over HTTP', () => {
+  const sb = withSandbox({ rateLimit: { limit: 3, windowMs: 60000 } });
+  const control = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${sb().url}/__sandbox/${route}`, {
+      method, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const json: any = await res.json();
+    return { status: res.status, json };
+  };
+
+  test('fires, requests, faults, reset', async () => {
+    expect((await control('POST', 'faults', { kind: 'json502', match: { path: '/v1/me' } })).status).toBe(200);
+    expect((await control('GET', 'faults')).json.data).toHaveLength(1);
+    expect((await call(sb(), '/v1/me')).status).toBe(502);
+    await fire(sb());
+    expect((await control('GET', 'fires')).json.data).toEqual([{ ...FIRE, apiKeyId: 'personal', at: expect.any(Number) }]);
+    const requests = (await control('GET', 'requests')).json.data;
+    expect(requests.map((e: { path: string }) => e.path)).toEqual(['/v1/me', '/v1/triggers/fire']);
+    // Control calls are neither logged nor rate limited.
+    for (let i = 0; i < 5; i++) await control('GET', 'fires');
+    expect(sb().requests).toHaveLength(2);
+    expect((await control('POST', 'reset')).json).toEqual({ success: true, data: true });
+    expect(sb().fires).toHaveLength(0);
+    expect((await control('POST', 'faults', { kind: 'banana' })).status).toBe(400);
+    expect((await control('GET', 'nope')).status).toBe(404);
+  });
+
+  test('rate-limit, latency, triggers, random-faults, keys', async () => {
+    await control('POST', 'rate-limit', false);
+    for (let i = 0; i < 5; i++) expect((await call(sb(), '/v1/me')).status).toBe(200);
+    await control('POST', 'rate-limit', { limit: 1, windowMs: 60000 });
+    await call(sb(), '/v1/me');
+    expect((await call(sb(), '/v1/me')).status).toBe(429);
+    expect((await control('POST', 'rate-limit', {})).status).toBe(400);
+    await control('POST', 'rate-limit', false);
+
+    await control('POST', 'latency', { ms: 100 });
+    expect((await call(sb(), '/v1/me')).ms).toBeGreaterThanOrEqual(90);
+    await control('POST', 'latency', { ms: 0 });
+
+    await control('POST', 'triggers', [{ NAME: 'X', CODE: 'x' }]);
+    expect((await call(sb(), '/v1/triggers', APP)).json.data).toEqual([{ NAME: 'X', CODE: 'x' }]);
+
+    await control('POST', 'random-faults', { seed: 3, rate: 1, kinds: ['successFalse'] });
+    expect((await call(sb(), '/v1/me')).json.error.code).toBe('INTERNAL_ERROR');
+    await control('POST', 'random-faults', null);
+
+    expect((await control('POST', 'keys', { key: 'vibe_api_http', id: 'http' })).json.data).toEqual({ id: 'http', type: 'personal' });
+    await fire(sb(), FIRE, { key: 'vibe_api_http' });
+    expect(last(sb().fires).apiKeyId).toBe('http');
+  });
+});
+
+describe('cli.js', () => {
+  test('prints one JSON line, serves, stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'cli.js'), '--port', '0', '--limit', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const info = JSON.parse(line);
+    expect(info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.keys).toEqual(SEEDED);
+    const res = await fetch(`${info.url}/v1/me`, { headers: { 'X-Api-Key': SEEDED.personal } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-limit')).toBe('2');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain(SEEDED.personal);
+  });
+});

@@ -1,0 +1,31 @@
+import type { IDataObject } from 'n8n-workflow';
+
+import { startSandbox, SEEDED, type Sandbox, type SandboxOptions } from './sandbox/server';
+import { runWorkflow, type OnError, type RunResult } from './harness/runWorkflow';
+import { fireParameters } from './helpers';
+
+export { SEEDED };
+
+/** A sandbox per test file; tests reset it. */
+export function useSandbox(options: SandboxOptions = { rateLimit: false }) {
+	const box: { sandbox: Sandbox } = {} as never;
+	beforeAll(async () => {
+		box.sandbox = await startSandbox(options);
+	});
+	beforeEach(() => box.sandbox.reset());
+	afterAll(async () => await box.sandbox.close());
+	return box;
+}
+
+export async function fireAt(
+	sandbox: Sandbox,
+	items: IDataObject[],
+	{ onError, apiKey = SEEDED.personal, ...overrides }: IDataObject & { onError?: OnError; apiKey?: string } = {},
+): Promise<RunResult> {
+	return await runWorkflow({
+		parameters: fireParameters(overrides),
+		items,
+		onError,
+		credentials: { apiKey, baseUrl: sandbox.url },
+	});
+}
