@@ -106,7 +106,8 @@ export class Pacer {
 					await new Promise<void>((resolve) => (this.wake = resolve));
 					continue;
 				}
-				const wait = this.nextStartAt - Date.now();
+				// Whole milliseconds: a sub-millisecond wait would still cost a timer tick per request.
+				const wait = Math.floor(this.nextStartAt - Date.now());
 				if (wait > 0) {
 					await sleep(wait);
 					continue;

@@ -1,0 +1,181 @@
+/**
+ * npm run bench [-- --quick]: the node run through n8n-core's WorkflowExecute against the local
+ * Vibecode sandbox. Every row comes from the same run, so ratios compare like with like.
+ */
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import readline from 'node:readline';
+
+import { runWorkflow } from '../test/harness/runWorkflow';
+import { startSandbox, type Sandbox } from '../test/sandbox/server';
+
+const fireParameters = (options: object) => ({
+	resource: 'trigger',
+	operation: 'fire',
+	entityType: 'deal',
+	entityId: { __rl: true, mode: 'id', value: '={{ $json.id }}' },
+	triggerId: { __rl: true, mode: 'id', value: 'payment_received' },
+	options,
+});
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i + 1 }));
+
+async function fireAll(baseUrl: string, apiKey: string, n: number, options: object) {
+	const started = performance.now();
+	const result = await runWorkflow({
+		parameters: fireParameters(options),
+		items: ids(n),
+		onError: 'continueErrorOutput',
+		credentials: { apiKey, baseUrl },
+	});
+	const seconds = (performance.now() - started) / 1000;
+	if (result.main.length + result.errors.length !== n) throw new Error('items were lost by the engine');
+	return { seconds, ok: result.main.length };
+}
+
+/** Row 1: the key's limit compressed from 300/min to 30 per 6 s (same 5/s average). */
+async function rateLimited(n: number) {
+	const limit = { limit: 30, windowMs: 6_000 };
+	const floor = n / (limit.limit / (limit.windowMs / 1000));
+	const sandbox = await startSandbox({ rateLimit: limit });
+	const rows = [];
+	try {
+		for (const [label, options] of [
+			['node, default options', {}],
+			['node, pacing off (all at once, no retry)', { requestsPerMinute: 1e9, maxConcurrent: n, maxRateLimitRetries: 0 }],
+		] as const) {
+			const key = `vibe_api_bench_${rows.length}`;
+			const { id } = sandbox.addKey(key);
+			const { seconds } = await fireAll(sandbox.url, key, n, options);
+			const fired = new Map<number, number>();
+			for (const f of sandbox.fires) if (f.apiKeyId === id) fired.set(Number(f.entityId), (fired.get(Number(f.entityId)) ?? 0) + 1);
+			const requests = sandbox.requests.filter((r) => r.apiKeyId === id);
+			const refused = requests.filter((r) => r.status === 429).length;
+			rows.push({
+				label,
+				once: [...fired.values()].filter((c) => c === 1).length,
+				lost: n - fired.size,
+				twice: [...fired.values()].filter((c) => c > 1).length,
+				refused: `${refused} (${((100 * refused) / requests.length).toFixed(1)} %)`,
+				seconds,
+				ratio: seconds / floor,
+			});
+		}
+	} finally {
+		await sandbox.close();
+	}
+	return { floor, rows };
+}
+
+/** The ceiling: the same requests from a plain keep-alive client with the same concurrency. */
+async function plainClient(url: string, apiKey: string, n: number, concurrency: number) {
+	const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+	const target = new URL('/v1/triggers/fire', url);
+	let next = 1;
+	const post = (id: number) =>
+		new Promise<void>((resolve, reject) => {
+			const body = JSON.stringify({ entityType: 'deal', entityId: id, triggerId: 'payment_received' });
+			const request = http.request(
+				target,
+				{ method: 'POST', agent, headers: { 'X-Api-Key': apiKey, 'Content-Type': 'application/json' } },
+				(response) => {
+					response.resume();
+					response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${response.statusCode}`))));
+				},
+			);
+			request.on('error', reject);
+			request.end(body);
+		});
+	const started = performance.now();
+	await Promise.all(
+		Array.from({ length: concurrency }, async () => {
+			while (next <= n) await post(next++);
+		}),
+	);
+	agent.destroy();
+	return (performance.now() - started) / 1000;
+}
+
+/** Row 2: no limit, 50 ms per answer; throughput against the plain client's. */
+async function throughput(n: number, concurrency: number) {
+	const sandbox: Sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
+	try {
+		sandbox.addKey('vibe_api_bench_speed');
+		sandbox.addKey('vibe_api_bench_plain');
+		const node = await fireAll(sandbox.url, 'vibe_api_bench_speed', n, {
+			requestsPerMinute: 1e9,
+			maxConcurrent: concurrency,
+		});
+		const plain = await plainClient(sandbox.url, 'vibe_api_bench_plain', n, concurrency);
+		if (sandbox.fires.length !== 2 * n) throw new Error(`expected ${2 * n} fires, got ${sandbox.fires.length}`);
+		return { node: n / node.seconds, plain: n / plain };
+	} finally {
+		await sandbox.close();
+	}
+}
+
+/** A sandbox in its own process, so that the memory measured is the node's and the engine's. */
+async function externalSandbox(): Promise<{ url: string; stop: () => void }> {
+	const child = spawn(process.execPath, [path.join(__dirname, '../test/sandbox/cli.js'), '--limit', '0'], {
+		stdio: ['ignore', 'pipe', 'ignore'],
+	});
+	const [line] = await readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next().then((r) => [r.value as string]);
+	return { url: JSON.parse(line).url, stop: () => child.kill('SIGTERM') };
+}
+
+/** Row 3: peak resident memory while the node fires N triggers with no limit. */
+async function memory(sizes: number[]) {
+	const sandbox = await externalSandbox();
+	const rows = [];
+	try {
+		for (const n of sizes) {
+			global.gc?.();
+			const before = process.memoryUsage().rss;
+			let peak = before;
+			const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+			const { seconds, ok } = await fireAll(sandbox.url, 'vibe_api_sandbox_personal', n, {
+				requestsPerMinute: 1e9,
+				maxConcurrent: 20,
+			});
+			clearInterval(sampler);
+			rows.push({ n, ok, seconds, before, peak });
+		}
+	} finally {
+		sandbox.stop();
+	}
+	return rows;
+}
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+const s = (seconds: number) => `${seconds.toFixed(1)} s`;
+
+export async function main(argv: string[]) {
+	const quick = argv.includes('--quick');
+	const n1 = quick ? 60 : 400;
+	const n2 = quick ? 300 : 2_000;
+	const n3 = quick ? [1_000] : [1_000, 10_000];
+	console.log(`Bench on Node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}\n`);
+
+	const limited = await rateLimited(n1);
+	console.log(`1. N = ${n1}, gateway limit 30 per 6 s (floor N / 5 per s = ${s(limited.floor)})\n`);
+	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | wall time | wall / floor |');
+	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+	for (const r of limited.rows) {
+		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
+	}
+
+	const concurrency = 20;
+	const speed = await throughput(n2, concurrency);
+	console.log(`\n2. N = ${n2}, no limit, 50 ms per answer, ${concurrency} in flight\n`);
+	console.log('| client | requests per second | share of the ceiling |');
+	console.log('| --- | ---: | ---: |');
+	console.log(`| plain Node.js keep-alive client (ceiling) | ${speed.plain.toFixed(0)} | 100 % |`);
+	console.log(`| node through n8n's engine | ${speed.node.toFixed(0)} | ${((100 * speed.node) / speed.plain).toFixed(0)} % |`);
+
+	const mem = await memory(n3);
+	console.log('\n3. No limit, 20 in flight, sandbox in its own process\n');
+	console.log('| items | succeeded | wall time | RSS before | peak RSS |');
+	console.log('| ---: | ---: | ---: | ---: | ---: |');
+	for (const r of mem) console.log(`| ${r.n} | ${r.ok} | ${s(r.seconds)} | ${mb(r.before)} | ${mb(r.peak)} |`);
+}
