@@ -1,7 +1,8 @@
 import { LoadOptionsContext } from 'n8n-core';
-import { Workflow, type ICredentialDataDecryptedObject, type INode, type INodeListSearchResult } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, INode, INodeListSearchResult } from 'n8n-workflow';
 
 import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
+import { oneNodeWorkflow } from './oneNodeWorkflow';
 import { additionalDataFor } from './runWorkflow';
 
 /** What the editor does for a "From List" field: calls the node's listSearch method in n8n-core's context. */
@@ -20,16 +21,7 @@ export async function searchList(
 		parameters: { resource: 'trigger', operation: 'fire' },
 		credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
 	};
-	const workflow = new Workflow({
-		nodes: [node],
-		connections: {},
-		active: false,
-		nodeTypes: {
-			getByName: () => nodeType,
-			getByNameAndVersion: () => nodeType,
-			getKnownTypes: () => ({}),
-		},
-	});
+	const workflow = oneNodeWorkflow(node, nodeType);
 	const context = new LoadOptionsContext(
 		workflow,
 		node,

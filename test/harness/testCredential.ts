@@ -1,14 +1,9 @@
 import { ExecuteContext, RoutingNode } from 'n8n-core';
-import {
-	Workflow,
-	type ICredentialDataDecryptedObject,
-	type IDataObject,
-	type INode,
-	type INodeType,
-} from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IDataObject, INode, INodeType } from 'n8n-workflow';
 
 import { CredentialsHelper } from './credentialsHelper';
 import { CREDENTIAL_TYPE, loadPackage } from './loadPackage';
+import { oneNodeWorkflow } from './oneNodeWorkflow';
 import { additionalDataFor } from './runWorkflow';
 
 export interface CredentialTestResult {
@@ -55,16 +50,7 @@ export async function testCredential(data: ICredentialDataDecryptedObject): Prom
 		parameters: {},
 		credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
 	};
-	const workflow = new Workflow({
-		nodes: [node],
-		connections: {},
-		active: false,
-		nodeTypes: {
-			getByName: () => tempType,
-			getByNameAndVersion: () => tempType,
-			getKnownTypes: () => ({}),
-		},
-	});
+	const workflow = oneNodeWorkflow(node, tempType);
 	const withDefaults = await new CredentialsHelper(credentialType, data).getDecrypted();
 	const additionalData = additionalDataFor(workflow, credentialType, withDefaults);
 	const executeData = { node, data: {}, source: null };
