@@ -1,6 +1,6 @@
 import nock from 'nock';
 
-import { API, apiError, details, fire, FAST, listParameters, PERSONAL_KEY, recordFires } from './helpers';
+import { API, apiError, details, errorMessage, fire, FAST, listParameters, PERSONAL_KEY, recordFires } from './helpers';
 import { runWorkflow } from './harness/runWorkflow';
 
 afterEach(() => nock.cleanAll());
@@ -37,7 +37,7 @@ describe('API errors become clear messages', () => {
 		});
 
 		expect(api.bodies).toHaveLength(1);
-		expect(result.errors[0].json.error).toBe(message);
+		expect(errorMessage(result.errors[0])).toBe(message);
 		expect(details(result.errors[0])).toMatchObject({ code, httpCode: status, hint: expect.stringMatching(hint) });
 		expect(details(result.errors[0]).description).toContain('Vibecode said: "Сообщение шлюза"');
 	});
@@ -70,7 +70,7 @@ describe('API errors become clear messages', () => {
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
 		expect(result.main).toEqual([]);
-		expect(result.errors[0].json.error).toBe('Vibecode had an internal error');
+		expect(errorMessage(result.errors[0])).toBe('Vibecode had an internal error');
 		expect(details(result.errors[0]).hint).toMatch(MAY_HAVE_FIRED);
 	});
 
@@ -79,7 +79,7 @@ describe('API errors become clear messages', () => {
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
 		expect(api.bodies).toHaveLength(1);
-		expect(result.errors[0].json.error).toBe('Vibecode answered with something that is not JSON');
+		expect(errorMessage(result.errors[0])).toBe('Vibecode answered with something that is not JSON');
 		expect(details(result.errors[0])).toMatchObject({ code: 'NON_JSON_RESPONSE', httpCode: 502 });
 	});
 
@@ -87,14 +87,14 @@ describe('API errors become clear messages', () => {
 		nock(API).post('/v1/triggers/fire').reply(200, '{"success":tr', { 'Content-Type': 'application/json' });
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
-		expect(result.errors[0].json.error).toBe('Vibecode answered with something that is not JSON');
+		expect(errorMessage(result.errors[0])).toBe('Vibecode answered with something that is not JSON');
 	});
 
 	test('an empty body', async () => {
 		nock(API).post('/v1/triggers/fire').reply(200, '');
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
-		expect(result.errors[0].json.error).toBe('Vibecode sent an empty answer');
+		expect(errorMessage(result.errors[0])).toBe('Vibecode sent an empty answer');
 		expect(details(result.errors[0]).hint).toMatch(MAY_HAVE_FIRED);
 	});
 
@@ -107,7 +107,7 @@ describe('API errors become clear messages', () => {
 			credentials: { apiKey: PERSONAL_KEY },
 		});
 
-		expect(result.errors[0].json.error).toBe('Vibecode did not answer in time');
+		expect(errorMessage(result.errors[0])).toBe('Vibecode did not answer in time');
 		expect(details(result.errors[0]).hint).toMatch(/"Timeout"/);
 	});
 

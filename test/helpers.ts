@@ -47,8 +47,9 @@ export async function fire(
 
 export const json = (items: INodeExecutionData[]) => items.map((item) => item.json);
 
-/** The details the node adds to a failed item. */
-export const details = (item: INodeExecutionData) => item.json.details as IDataObject;
+/** What the node puts into a failed item: { error: { message, description, code, … } }. */
+export const details = (item: INodeExecutionData) => item.json.error as IDataObject;
+export const errorMessage = (item: INodeExecutionData) => details(item).message;
 
 /** Records every fire request nock answers, as the API would see it. */
 export function recordFires(reply: (body: IDataObject) => [number, IDataObject | string] = () => [200, { success: true, data: true }]) {

@@ -1,4 +1,4 @@
-import { details, FAST } from './helpers';
+import { details, errorMessage, FAST } from './helpers';
 import { fireAt, useSandbox } from './sandboxRun';
 import { runWorkflow } from './harness/runWorkflow';
 import { startSandbox } from './sandbox/server';
@@ -12,7 +12,7 @@ describe('Network faults', () => {
 		box.sandbox.injectFault({ kind: 'resetBeforeBody', times: 5 });
 		const result = await fireAt(box.sandbox, [{ id: 1 }], { onError: 'continueErrorOutput' });
 
-		expect(result.errors[0].json.error).toBe('The connection to Vibecode broke before an answer arrived');
+		expect(errorMessage(result.errors[0])).toBe('The connection to Vibecode broke before an answer arrived');
 		expect(details(result.errors[0])).toMatchObject({ code: 'ECONNRESET', httpCode: null });
 		expect(box.sandbox.requests.filter((r) => r.path === '/v1/triggers/fire')).toHaveLength(1);
 	});
@@ -44,7 +44,7 @@ describe('Network faults', () => {
 		box.sandbox.injectFault({ kind: 'json502', times: 5 });
 		const result = await fireAt(box.sandbox, [{ id: 9 }], { options: WITH_RETRY, onError: 'continueErrorOutput' });
 
-		expect(result.errors[0].json.error).toBe('The Bitrix24 portal did not answer');
+		expect(errorMessage(result.errors[0])).toBe('The Bitrix24 portal did not answer');
 		expect(box.sandbox.requests.filter((r) => r.path === '/v1/triggers/fire')).toHaveLength(2);
 	});
 

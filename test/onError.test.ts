@@ -1,6 +1,6 @@
 import nock from 'nock';
 
-import { apiError, details, fire, json, recordFires } from './helpers';
+import { apiError, details, errorMessage, fire, json, recordFires } from './helpers';
 
 afterEach(() => nock.cleanAll());
 
@@ -24,8 +24,9 @@ describe('On Error', () => {
 		expect(result.main.length + result.errors.length).toBe(items.length);
 		expect(result.errors.map((item) => item.pairedItem)).toEqual([{ item: 1 }, { item: 2 }]);
 		// n8n adds the input item's fields to an item on the error output.
-		expect(result.errors[0].json).toMatchObject({ id: 666, error: 'Bitrix24 denied access to this record' });
+		expect(Object.keys(result.errors[0].json).sort()).toEqual(['error', 'id']);
 		expect(details(result.errors[0])).toMatchObject({
+			message: 'Bitrix24 denied access to this record',
 			code: 'BITRIX_ACCESS_DENIED',
 			httpCode: 403,
 			hint: 'Check that the user behind the key may edit this record in Bitrix24.',
@@ -34,7 +35,7 @@ describe('On Error', () => {
 			triggerId: 'payment_received',
 		});
 		expect(details(result.errors[0]).description).toContain('Vibecode said: "Доступ запрещён"');
-		expect(result.errors[1].json.error).toBe('Invalid Entity ID "abc" in item 2');
+		expect(errorMessage(result.errors[1])).toBe('Invalid Entity ID "abc" in item 2');
 		expect(details(result.errors[1]).entityId).toBe('abc');
 	});
 
@@ -44,7 +45,7 @@ describe('On Error', () => {
 
 		expect(result.error).toBeUndefined();
 		expect(result.errors).toEqual([]);
-		expect(json(result.main).map((item) => item.error ?? item.entityId)).toEqual([
+		expect(result.main.map((item) => (item.json.error ? errorMessage(item) : item.json.entityId))).toEqual([
 			10,
 			'Bitrix24 denied access to this record',
 			'Invalid Entity ID "abc" in item 2',

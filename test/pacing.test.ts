@@ -1,6 +1,6 @@
 import nock from 'nock';
 
-import { API, apiError, details, fire, recordFires } from './helpers';
+import { API, apiError, details, errorMessage, fire, recordFires } from './helpers';
 import { fireAt, useSandbox } from './sandboxRun';
 import type { Sandbox } from './sandbox/server';
 
@@ -128,7 +128,7 @@ describe('Rate limit (429)', () => {
 		});
 
 		expect(api.bodies).toHaveLength(3);
-		expect(result.errors[0].json.error).toBe('Too many requests for this API key');
+		expect(errorMessage(result.errors[0])).toBe('Too many requests for this API key');
 		expect(details(result.errors[0])).toMatchObject({ code: 'RATE_LIMITED', httpCode: 429 });
 	});
 });

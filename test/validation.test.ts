@@ -1,6 +1,6 @@
 import nock from 'nock';
 
-import { details, fire, json, recordFires } from './helpers';
+import { details, errorMessage, fire, json, recordFires } from './helpers';
 
 afterEach(() => nock.cleanAll());
 
@@ -23,9 +23,9 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		expect(json(result.main).map((item) => item.entityId)).toEqual([1, 3]);
 		expect(result.errors).toHaveLength(1);
 		const [failed] = result.errors;
-		expect(failed.json.error).toBe(`Invalid Entity ID "${id === '' ? '' : String(id)}" in item 1`);
+		expect(errorMessage(failed)).toBe(`Invalid Entity ID "${id === '' ? '' : String(id)}" in item 1`);
 		expect(failed.json.id).toEqual(id);
-		expect(failed.json.details).toMatchObject({
+		expect(details(failed)).toMatchObject({
 			code: 'INVALID_PARAMETER',
 			httpCode: null,
 			entityType: 'deal',
@@ -42,7 +42,7 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		});
 
 		expect(api.bodies).toEqual([]);
-		expect(result.errors[0].json.error).toBe('Invalid Entity Type "banana" in item 0');
+		expect(errorMessage(result.errors[0])).toBe('Invalid Entity Type "banana" in item 0');
 		expect(details(result.errors[0]).description).toBe(
 			'Entity Type must be one of: deal, lead, contact, company, quote, invoice.',
 		);
@@ -60,7 +60,7 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		const result = await fire([{ id: 1, code }], { trigger: '={{ $json.code }}', onError: 'continueErrorOutput' });
 
 		expect(api.bodies).toEqual([]);
-		expect(result.errors[0].json.error).toMatch(/^Invalid Trigger ".*" in item 0$/);
+		expect(errorMessage(result.errors[0])).toMatch(/^Invalid Trigger ".*" in item 0$/);
 		expect(details(result.errors[0]).description).toMatch(/Latin letters, digits, "\.", "-" and "_"/);
 		expect(details(result.errors[0]).triggerId).toBe(code);
 	});
@@ -75,7 +75,7 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		const result = await fire([{}], { mode: 'url', entityId: link, onError: 'continueErrorOutput' });
 
 		expect(api.bodies).toEqual([]);
-		expect(result.errors[0].json.error).toMatch(/^Invalid Entity ID ".*" in item 0$/);
+		expect(errorMessage(result.errors[0])).toMatch(/^Invalid Entity ID ".*" in item 0$/);
 		expect(details(result.errors[0]).description).toMatch(why);
 	});
 
@@ -83,6 +83,6 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		recordFires();
 		const result = await fire([{ id: 'x'.repeat(10_000) }], { onError: 'continueErrorOutput' });
 
-		expect((result.errors[0].json.error as string).length).toBeLessThan(100);
+		expect((errorMessage(result.errors[0]) as string).length).toBeLessThan(100);
 	});
 });

@@ -46,9 +46,10 @@ function pacingOf(context: IExecuteSingleFunctions): Pacing {
 }
 
 /**
- * n8n's own continue-on-fail shape, { error } plus details: n8n routes such an item to the
- * error output and adds the input item's fields. (An item with an `error` object would be
- * cut down to { error: message } by the engine, losing code, hint and the record.)
+ * A failed item is { error: {…} }, the continue-on-fail shape of n8n's HTTP Request node.
+ * n8n (1.x and 2.x) routes an item whose only key is `error` to the error output and adds the
+ * input item's fields there. An item with an `error` property outside json would be cut down
+ * to { error: message } by the engine, losing the code, the hint and the record.
  */
 function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeExecutionData {
 	const api = error instanceof NodeApiError ? error : undefined;
@@ -57,8 +58,8 @@ function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeE
 	const description = (error as { description?: string | null }).description ?? undefined;
 	return {
 		json: {
-			error: error.message,
-			details: {
+			error: {
+				message: error.message,
 				description,
 				code: (response.code as string | undefined) ?? (api ? 'UNKNOWN_FAILURE' : 'INVALID_PARAMETER'),
 				httpCode: Number.isInteger(httpCode) ? httpCode : null,

@@ -46,7 +46,8 @@ function positiveId(value: unknown): number | undefined {
 }
 
 function idFromLink(node: INode, itemIndex: number, value: unknown, type: EntityType): number {
-	const match = typeof value === 'string' ? RECORD_LINK.exec(value.trim()) : null;
+	// Only the path names the record: a query or fragment may hold any other link (?back=/crm/…).
+	const match = typeof value === 'string' ? RECORD_LINK.exec(value.trim().split(/[?#]/)[0]) : null;
 	const linkType = match && (match[1]?.toLowerCase() ?? ENTITY_TYPE_BY_CRM_TYPE_ID[match[2]]);
 	const id = match ? positiveId(match[3]) : undefined;
 	if (!match || !linkType || id === undefined) {
@@ -68,6 +69,12 @@ function idFromLink(node: INode, itemIndex: number, value: unknown, type: Entity
 		);
 	}
 	return id;
+}
+
+function triggerCode(value: unknown): string {
+	if (typeof value === 'string') return value.trim();
+	// A code of digits turns into a number on the way, from a spreadsheet column for example.
+	return Number.isSafeInteger(value) && (value as number) >= 0 ? String(value) : '';
 }
 
 /** Checks one item's fire request before anything is sent; the result is what goes on the wire. */
@@ -93,7 +100,7 @@ export function checkFireInput(
 			);
 		}
 	}
-	const code = typeof body.triggerId === 'string' ? body.triggerId.trim() : '';
+	const code = triggerCode(body.triggerId);
 	if (!TRIGGER_CODE.test(code) || code.length > TRIGGER_CODE_MAX) {
 		throw invalid(
 			node,

@@ -1,0 +1,258 @@
+'use strict';
+
+// Shared by scripts/start.js and scripts/e2e-n8n.js: a real n8n (from tools/) that loads
+// this repo's dist/ as an installed community package, talking to the local Vibecode sandbox.
+
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const PKG = require(path.join(ROOT, 'package.json'));
+const EXAMPLES_DIR = path.join(ROOT, 'examples');
+const IS_WINDOWS = process.platform === 'win32';
+
+// n8n 2.x needs Node >= 24; the 1.x line in tools/n8n is the one that runs on Node 20 and 22.
+const N8N_DIR = path.join(ROOT, 'tools', Number(process.versions.node.split('.')[0]) >= 24 ? 'n8n2' : 'n8n');
+const N8N_BIN = path.join(N8N_DIR, 'node_modules', 'n8n', 'bin', 'n8n');
+const READY_FILE = path.join(N8N_DIR, 'node_modules', '.vibecode-ready');
+
+// Fixed ids, so that importing again updates these records instead of adding copies.
+// The example workflows refer to them by id.
+const CREDENTIALS = {
+	app: { id: 'vibeSandboxApp01', name: 'Vibecode sandbox (OAuth app)' },
+	personal: { id: 'vibeSandboxKey01', name: 'Vibecode sandbox (personal key)' },
+};
+
+const rel = (p) => path.relative(process.cwd(), p) || '.';
+
+function elapsed(startMs) {
+	const s = Math.round((Date.now() - startMs) / 1000);
+	return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+/** Runs a command; resolves with its output when `capture`, rejects on a non-zero exit or timeout. */
+function run(cmd, args, { cwd = ROOT, env = process.env, capture = false, timeoutMs = 0 } = {}) {
+	return new Promise((resolve, reject) => {
+		const child = spawn(cmd, args, {
+			cwd,
+			env,
+			// npm is a .cmd file on Windows, which spawn only starts through a shell
+			shell: IS_WINDOWS && cmd === 'npm',
+			stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+		});
+		let stdout = '';
+		let stderr = '';
+		child.stdout?.on('data', (d) => (stdout += d));
+		child.stderr?.on('data', (d) => (stderr += d));
+		const timer = timeoutMs && setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+		child.on('error', reject);
+		child.on('close', (code, signal) => {
+			clearTimeout(timer);
+			if (code === 0) return resolve({ stdout, stderr });
+			if (signal && timeoutMs) code = `${signal} after ${timeoutMs / 1000}s`;
+			const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
+			reject(Object.assign(new Error(`${cmd} ${args.join(' ')} exited with ${code}${tail ? `\n${tail}` : ''}`), { stdout, stderr }));
+		});
+	});
+}
+
+/** Prints a line now and then so a minutes-long step doesn't look hung. */
+async function step(label, fn, log = console.log) {
+	const start = Date.now();
+	log(`${label}…`);
+	const timer = setInterval(() => log(`  …still working on it (${elapsed(start)})`), 30000);
+	try {
+		return await fn();
+	} finally {
+		clearInterval(timer);
+		log(`  done in ${elapsed(start)}`);
+	}
+}
+
+/** Root node_modules and a fresh dist/. */
+async function buildPackage({ log = console.log } = {}) {
+	if (!fs.existsSync(path.join(ROOT, 'node_modules'))) {
+		await step('Installing the project dependencies (npm ci)', () => run('npm', ['ci']), log);
+	}
+	await step('Building the node (npm run build)', () => run('npm', ['run', 'build', '--silent']), log);
+}
+
+/**
+ * Installs n8n into tools/n8n (or tools/n8n2) unless the lockfile and the Node ABI match the
+ * last successful install. Returns true if it installed.
+ */
+async function ensureN8n({ log = console.log } = {}) {
+	const lock = fs.readFileSync(path.join(N8N_DIR, 'package-lock.json'));
+	// sqlite3 is a native module: a different Node ABI needs a fresh build
+	const stamp = `${crypto.createHash('sha256').update(lock).digest('hex')} abi-${process.versions.modules}`;
+	if (fs.existsSync(N8N_BIN) && fs.existsSync(READY_FILE) && fs.readFileSync(READY_FILE, 'utf8') === stamp) {
+		return false;
+	}
+	const version = require(path.join(N8N_DIR, 'package.json')).dependencies.n8n;
+	log(`Installing n8n ${version} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
+	// Install scripts stay off: n8n's would build isolated-vm (needs a newer Node) and download
+	// prebuilt binaries from hosts other than the npm registry. The legacy expression engine
+	// (N8N_EXPRESSION_ENGINE=legacy) does without isolated-vm.
+	await step(
+		'  npm ci (about 2,000 packages)',
+		() => run('npm', ['ci', '--ignore-scripts', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: N8N_DIR }),
+		log,
+	);
+	// sqlite3 is the one native module n8n can't start without; build it here rather than
+	// downloading a prebuilt binary, against the running Node's own headers where they are
+	// installed (else node-gyp would download them).
+	const prefix = path.resolve(path.dirname(process.execPath), '..');
+	const env = { ...process.env, npm_config_build_from_source: 'true' };
+	if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
+	await step(
+		'  compiling sqlite3 for this Node.js',
+		() => run('npm', ['rebuild', 'sqlite3', '--ignore-scripts=false', '--loglevel=error'], { cwd: N8N_DIR, env }),
+		log,
+	);
+	fs.writeFileSync(READY_FILE, stamp);
+	return true;
+}
+
+/** Copies package.json + dist/ to where n8n looks for installed community packages. */
+function installPackage(userFolder) {
+	const modules = path.join(userFolder, '.n8n', 'nodes', 'node_modules');
+	const dest = path.join(modules, PKG.name);
+	if (!fs.existsSync(path.join(ROOT, 'dist'))) throw new Error('dist/ is missing: run `npm run build` first');
+	// A copy, not a link: through a link Node would resolve the node's require('n8n-workflow')
+	// from the repo's own node_modules (a different n8n-workflow than the app runs).
+	fs.rmSync(dest, { recursive: true, force: true });
+	fs.mkdirSync(dest, { recursive: true });
+	// n8n drops these when it installs a package from npm, too
+	const { devDependencies, peerDependencies, scripts, ...manifest } = PKG;
+	fs.writeFileSync(path.join(dest, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+	fs.cpSync(path.join(ROOT, 'dist'), path.join(dest, 'dist'), { recursive: true });
+	// When the user folder is inside the repo, the lookup from the copy would still climb to the
+	// repo's node_modules; this link makes it find the app's own n8n-workflow first, as it does
+	// for a package installed through the editor.
+	const appWorkflow = path.dirname(require.resolve('n8n-workflow/package.json', { paths: [path.dirname(N8N_BIN)] }));
+	const link = path.join(modules, 'n8n-workflow');
+	fs.rmSync(link, { recursive: true, force: true });
+	fs.symlinkSync(appWorkflow, link, 'junction');
+	return dest;
+}
+
+/**
+ * The environment for every n8n command; values already set in the caller's environment win.
+ * Keep N8N_LOG_LEVEL at info or below: `n8n execute` prints its result through the info log.
+ */
+function n8nEnv(userFolder, extra = {}) {
+	return {
+		// the default engine needs the isolated-vm native module, which is not installed
+		N8N_EXPRESSION_ENGINE: 'legacy',
+		N8N_DIAGNOSTICS_ENABLED: 'false',
+		N8N_PERSONALIZATION_ENABLED: 'false',
+		N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+		N8N_TEMPLATES_ENABLED: 'false',
+		N8N_SECURE_COOKIE: 'false',
+		N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
+		N8N_COMMUNITY_PACKAGES_ALLOW_TOOL_USAGE: 'true',
+		// its list of vetted community nodes comes from n8n's servers: nothing to fetch offline
+		N8N_VERIFIED_PACKAGES_ENABLED: 'false',
+		// the settings n8n 1.x warns about at start (2.x has them as defaults)
+		N8N_RUNNERS_ENABLED: 'true',
+		DB_SQLITE_POOL_SIZE: '2',
+		N8N_BLOCK_ENV_ACCESS_IN_NODE: 'true',
+		N8N_GIT_NODE_DISABLE_BARE_REPOS: 'true',
+		...process.env,
+		N8N_USER_FOLDER: userFolder,
+		...extra,
+	};
+}
+
+/** Runs the n8n CLI with the Node.js that runs this script. */
+function n8n(args, { env, capture = true, timeoutMs = 180000 } = {}) {
+	return run(process.execPath, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs });
+}
+
+/** The two sandbox credentials, in the shape `n8n import:credentials` takes (data unencrypted). */
+function sandboxCredentials(sandbox) {
+	const { keys, url: baseUrl } = sandbox;
+	return [
+		{ ...CREDENTIALS.app, type: 'bitrix24VibecodeApi', data: { apiKey: keys.app, sessionToken: keys.session, baseUrl } },
+		{ ...CREDENTIALS.personal, type: 'bitrix24VibecodeApi', data: { apiKey: keys.personal, sessionToken: '', baseUrl } },
+	];
+}
+
+function exampleFiles() {
+	return fs
+		.readdirSync(EXAMPLES_DIR)
+		.filter((f) => f.endsWith('.json'))
+		.sort()
+		.map((f) => path.join(EXAMPLES_DIR, f));
+}
+
+/** Writes the credentials with the sandbox's URL and keys (fixed ids: re-importing updates them). */
+async function importCredentials(sandbox, env) {
+	const file = path.join(env.N8N_USER_FOLDER, 'sandbox-credentials.json');
+	fs.writeFileSync(file, JSON.stringify(sandboxCredentials(sandbox), null, 2));
+	await n8n(['import:credentials', `--input=${file}`], { env });
+}
+
+/** Imports every examples/*.json (fixed ids: re-importing replaces them). */
+async function importExamples(env) {
+	await n8n(['import:workflow', '--separate', `--input=${EXAMPLES_DIR}`], { env });
+	return exampleFiles().map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+}
+
+/** `preferred` if nothing listens there, else a free port the OS picks. */
+function pickPort(preferred) {
+	const tryPort = (port) =>
+		new Promise((resolve, reject) => {
+			const server = net.createServer();
+			server.once('error', reject);
+			server.listen(port, () => {
+				const { port: got } = server.address();
+				server.close(() => resolve(got));
+			});
+		});
+	return tryPort(preferred).catch(() => tryPort(0));
+}
+
+async function startSandbox(preferredPort = 0) {
+	const { startSandbox: start } = require(path.join(ROOT, 'test', 'sandbox', 'server.js'));
+	return start({ port: await pickPort(preferredPort) });
+}
+
+/** Resolves once n8n's REST API answers (it does a few seconds after /healthz). */
+async function waitForN8n(baseUrl, { timeoutMs = 180000, child } = {}) {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (child && child.exitCode !== null) throw new Error(`n8n exited with code ${child.exitCode} while starting`);
+		try {
+			const res = await fetch(`${baseUrl}/rest/settings`);
+			if (res.ok) return;
+		} catch {
+			// not listening yet
+		}
+		await new Promise((r) => setTimeout(r, 1000));
+	}
+	throw new Error(`n8n did not answer on ${baseUrl} within ${timeoutMs / 1000}s`);
+}
+
+module.exports = {
+	ROOT,
+	N8N_DIR,
+	N8N_BIN,
+	CREDENTIALS,
+	buildPackage,
+	ensureN8n,
+	installPackage,
+	n8nEnv,
+	n8n,
+	importCredentials,
+	importExamples,
+	exampleFiles,
+	pickPort,
+	startSandbox,
+	waitForN8n,
+	elapsed,
+	rel,
+};
