@@ -13,6 +13,8 @@ import {
 	type IWorkflowExecuteAdditionalData,
 } from 'n8n-workflow';
 
+import path from 'node:path';
+
 import { CredentialsHelper } from './credentialsHelper';
 import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
 
@@ -74,12 +76,28 @@ function nodeTypesOf(vibecode: INodeType): INodeTypes {
 	};
 }
 
+/**
+ * n8n-core 1.x starts a referenced 60 s interval (SSHClientsManager's cleanup timer, a DI
+ * singleton) the first time a node context is built, so jest never exits; 2.x unrefs it.
+ * Building the singleton here first and unref'ing its timer keeps 1.x runs exiting.
+ */
+function unrefSshCleanupTimer(): void {
+	if (N8N_CORE_MAJOR >= 2) return;
+	/* eslint-disable @typescript-eslint/no-require-imports */
+	const coreDir = path.dirname(require.resolve('n8n-core/package.json'));
+	const { Container } = require(require.resolve('@n8n/di', { paths: [coreDir] }));
+	const { SSHClientsManager } = require('n8n-core/dist/execution-engine/ssh-clients-manager');
+	/* eslint-enable @typescript-eslint/no-require-imports */
+	(Container.get(SSHClientsManager) as { cleanupTimer?: NodeJS.Timeout }).cleanupTimer?.unref();
+}
+
 /** What n8n's server hands the engine for a manual run, limited to what this package touches. */
 export function additionalDataFor(
 	workflow: Workflow,
 	credentialType: ICredentialType,
 	credentials: ICredentialDataDecryptedObject,
 ): IWorkflowExecuteAdditionalData {
+	unrefSshCleanupTimer();
 	const hooks = new ExecutionLifecycleHooks('manual', 'test-execution', {
 		id: 'test-workflow',
 		name: 'test',
@@ -111,6 +129,16 @@ export function additionalDataFor(
 	} as unknown as IWorkflowExecuteAdditionalData;
 }
 
+/**
+ * WorkflowExecute.run on either engine: n8n-core 2.x takes an options object, 1.x takes
+ * run(workflow, startNode, destinationNode?, pinData?, …). Use it instead of calling run directly.
+ */
+export async function executeRun(workflowExecute: WorkflowExecute, workflow: Workflow, startNode: INode): Promise<IRun> {
+	if (N8N_CORE_MAJOR >= 2) return await workflowExecute.run({ workflow, startNode });
+	const runV1 = workflowExecute.run as unknown as (workflow: Workflow, startNode: INode) => Promise<IRun>;
+	return await runV1.call(workflowExecute, workflow, startNode);
+}
+
 export async function runWorkflow(options: RunOptions): Promise<RunResult> {
 	const { nodeType, credentialType } = await loadPackage();
 	const source: INode = {
@@ -140,14 +168,7 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
 		settings: { executionOrder: 'v1' },
 	});
 	const additionalData = additionalDataFor(workflow, credentialType, options.credentials);
-	const workflowExecute = new WorkflowExecute(additionalData, 'manual');
-	const run = await (N8N_CORE_MAJOR >= 2
-		? workflowExecute.run({ workflow, startNode: source })
-		: // n8n-core 1.x: run(workflow, startNode, destinationNode?, pinData?, …)
-			(workflowExecute.run as unknown as (workflow: Workflow, startNode: INode) => Promise<IRun>)(
-				workflow,
-				source,
-			));
+	const run = await executeRun(new WorkflowExecute(additionalData, 'manual'), workflow, source);
 	const task = run.data.resultData.runData[VIBECODE_NODE]?.[0];
 	const outputs = task?.data?.main ?? [];
 	return {

@@ -186,8 +186,9 @@ const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', '
 
 /** Reads an error thrown by n8n's HTTP helper (no response: the network failed). */
 export function failureFromNetworkError(error: unknown): VibecodeFailure {
-	const seen = error as { code?: unknown; cause?: { code?: unknown }; message?: unknown };
-	const raw = String(seen?.code ?? seen?.cause?.code ?? '');
+	const seen = error as { code?: unknown; cause?: { code?: unknown }; httpCode?: unknown; message?: unknown };
+	// n8n 2.x keeps the socket's code on the cause; n8n 1.x drops the cause and puts it in httpCode.
+	const raw = String(seen?.code ?? seen?.cause?.code ?? seen?.httpCode ?? '');
 	const text = String(seen?.message ?? '');
 	let code = 'ECONNRESET';
 	if (TIMEOUT_CODES.has(raw) || /timeout/i.test(text)) code = 'TIMEOUT';
@@ -228,7 +229,9 @@ export function toNodeApiError(
 		.filter(Boolean)
 		.join(' ');
 	// Built from known fields only: the raw HTTP error holds the request and its secret headers.
-	const response: JsonObject = { code: failure.code, httpCode: failure.httpCode, hint: failure.hint ?? hint };
+	// The hint is the node's own: the gateway's "Retry later" on a 502 could run a fire twice,
+	// and the description quotes it anyway.
+	const response: JsonObject = { code: failure.code, httpCode: failure.httpCode, hint };
 	if (failure.apiMessage) response.message = failure.apiMessage;
 	if (failure.userMessage) response.userMessage = failure.userMessage;
 	return new NodeApiError(node, response, {

@@ -90,6 +90,7 @@ export function runItem(handler: OperationHandler) {
 				fields = handler.prepare.call(this, request, itemIndex);
 				request.body = fields;
 			}
+			// n8n (up to 2.41 at least) gives declarative nodes no cancel signal; honoured when it does.
 			const signal = this.getExecutionCancelSignal();
 			const pacer = await run.pacer;
 			const body = await sendPaced.call(

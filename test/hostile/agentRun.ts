@@ -1,0 +1,197 @@
+import { RoutingNode, WorkflowExecute, type ExecuteContext } from 'n8n-core';
+import {
+	NodeConnectionTypes,
+	Workflow,
+	type EngineRequest,
+	type EngineResponse,
+	type ICredentialDataDecryptedObject,
+	type IDataObject,
+	type IExecuteFunctions,
+	type INode,
+	type INodeParameters,
+	type INodeType,
+	type IRun,
+} from 'n8n-workflow';
+
+import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from '../harness/loadPackage';
+import { additionalDataFor, N8N_CORE_MAJOR } from '../harness/runWorkflow';
+
+/** What an agent gets from getInputConnectionData for a node tool (a LangChain DynamicStructuredTool). */
+interface NodeTool {
+	name: string;
+	metadata?: { sourceNodeName?: string };
+	invoke(args: unknown): Promise<unknown>;
+}
+
+/**
+ * How an AI agent calls the tool:
+ * - 'engine': the AI Agent node (v3) of n8n 2.x hands the model's tool calls to the workflow
+ *   engine as an EngineRequest; the engine runs the tool node with the model's arguments as its
+ *   ai_tool input, unchecked, and resumes the agent with the results.
+ * - 'invoke': older agents and the MCP Server Trigger call the LangChain tool that n8n-core's
+ *   createNodeAsTool builds, which checks the arguments against the $fromAI schema first.
+ */
+export type ToolPath = 'engine' | 'invoke';
+
+/** n8n-core 1.x tools carry no sourceNodeName, so its agents can only invoke them. */
+export const TOOL_PATHS: ToolPath[] = N8N_CORE_MAJOR >= 2 ? ['engine', 'invoke'] : ['invoke'];
+
+export interface ToolCallResult {
+	/** The node's output items as the agent sees them. */
+	items?: IDataObject[];
+	/** The error message the agent sees instead. */
+	error?: string;
+}
+
+const AGENT = 'AI Agent';
+const TOOL = 'Bitrix24 Vibecode';
+const START = 'Start';
+
+/**
+ * n8n's server (packages/cli NodeTypes, not a library) serves a usableAsTool node as
+ * `<type>Tool` with an ai_tool output, and gives a declarative node an execute() that runs
+ * n8n-core's RoutingNode. The same, for the node loaded from dist/.
+ */
+function asTool(nodeType: INodeType): INodeType {
+	const description = Object.create(nodeType.description, {
+		name: { value: `${nodeType.description.name}Tool` },
+		inputs: { value: [] },
+		outputs: { value: [NodeConnectionTypes.AiTool] },
+	}) as INodeType['description'];
+	const tool = Object.create(nodeType, { description: { value: description } }) as INodeType;
+	tool.execute = async function (this: ExecuteContext) {
+		return (await new RoutingNode(this, nodeType).runNode()) ?? [];
+	};
+	return tool;
+}
+
+/** Stands in for the model: makes the given tool calls, by the chosen path, and outputs what came back. */
+const agentType: INodeType = {
+	description: {
+		displayName: 'AI Agent',
+		name: 'harness.agent',
+		group: ['transform'],
+		version: 1,
+		description: 'Calls its tool with fixed arguments',
+		defaults: { name: AGENT },
+		inputs: [NodeConnectionTypes.Main, { type: NodeConnectionTypes.AiTool, displayName: 'Tools', required: true }],
+		outputs: [NodeConnectionTypes.Main],
+		properties: [
+			{ displayName: 'Calls', name: 'calls', type: 'json', default: '[]' },
+			{ displayName: 'Path', name: 'path', type: 'string', default: 'engine' },
+		],
+	},
+	async execute(this: IExecuteFunctions, response?: EngineResponse) {
+		const calls = JSON.parse(this.getNodeParameter('calls', 0) as string) as IDataObject[];
+		const [tool] = (await this.getInputConnectionData(NodeConnectionTypes.AiTool, 0)) as NodeTool[];
+		if (this.getNodeParameter('path', 0) === 'invoke') {
+			const results: ToolCallResult[] = [];
+			for (const args of calls) {
+				try {
+					results.push({ items: JSON.parse((await tool.invoke(args)) as string) as IDataObject[] });
+				} catch (error) {
+					results.push({ error: (error as Error).message });
+				}
+			}
+			return [results.map((json) => ({ json: json as IDataObject }))];
+		}
+		// The engine passes an empty response on the first call, the tools' results on the resumed one.
+		if (!response?.actionResponses.length) {
+			const request: EngineRequest = {
+				actions: calls.map((input, index) => ({
+					actionType: 'ExecutionNodeAction' as const,
+					nodeName: tool.metadata?.sourceNodeName as string,
+					input,
+					type: NodeConnectionTypes.AiTool,
+					id: `call_${index}`,
+					metadata: { itemIndex: 0 },
+				})),
+				metadata: {},
+			};
+			return request;
+		}
+		// As the agent's buildSteps reads them: the tool's ai_tool output, else its error.
+		const byId = new Map(response.actionResponses.map(({ action, data }) => [action.id, data]));
+		return [
+			calls.map((_, index) => {
+				const data = byId.get(`call_${index}`);
+				const items = data?.data?.[NodeConnectionTypes.AiTool]?.[0]?.map((item) => item.json) ?? [];
+				// A failed tool run: the engine puts { error: message } in place of the output.
+				const failed = data?.error ? { error: data.error.message } : undefined;
+				return { json: (failed ?? { items }) as IDataObject };
+			}),
+		];
+	},
+};
+
+const startType: INodeType = {
+	description: {
+		displayName: 'Start',
+		name: 'harness.start',
+		group: ['input'],
+		version: 1,
+		description: 'Outputs one empty item',
+		defaults: { name: START },
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		properties: [],
+	},
+	async execute() {
+		return [[{ json: {} }]];
+	},
+};
+
+/** One run of a workflow Start → AI Agent, with the node as the agent's tool; one result per call. */
+export async function callAsTool(options: {
+	parameters: INodeParameters;
+	calls: IDataObject[];
+	path: ToolPath;
+	credentials: ICredentialDataDecryptedObject;
+}): Promise<{ results: ToolCallResult[]; run: IRun }> {
+	const { nodeType, credentialType } = await loadPackage();
+	const tool = asTool(nodeType);
+	const types: Record<string, INodeType> = {
+		[`${NODE_TYPE}Tool`]: tool,
+		[agentType.description.name]: agentType,
+		[startType.description.name]: startType,
+	};
+	const node = (name: string, type: string, parameters: INodeParameters, extra: Partial<INode> = {}): INode => ({
+		id: name,
+		name,
+		type,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters,
+		...extra,
+	});
+	const workflow = new Workflow({
+		id: 'test-workflow',
+		nodes: [
+			node(START, startType.description.name, {}),
+			node(AGENT, agentType.description.name, { calls: JSON.stringify(options.calls), path: options.path }),
+			node(TOOL, `${NODE_TYPE}Tool`, options.parameters, {
+				credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
+			}),
+		],
+		connections: {
+			[START]: { main: [[{ node: AGENT, type: NodeConnectionTypes.Main, index: 0 }]] },
+			[TOOL]: { ai_tool: [[{ node: AGENT, type: NodeConnectionTypes.AiTool, index: 0 }]] },
+		},
+		active: false,
+		nodeTypes: {
+			getByName: (name) => types[name],
+			getByNameAndVersion: (name) => types[name],
+			getKnownTypes: () => ({}),
+		},
+		settings: { executionOrder: 'v1' },
+	});
+	const additionalData = additionalDataFor(workflow, credentialType, options.credentials);
+	const workflowExecute = new WorkflowExecute(additionalData, 'manual');
+	const startNode = workflow.getNode(START) as INode;
+	const run = await (N8N_CORE_MAJOR >= 2
+		? workflowExecute.run({ workflow, startNode })
+		: (workflowExecute.run as unknown as (workflow: Workflow, startNode: INode) => Promise<IRun>)(workflow, startNode));
+	if (run.data.resultData.error) throw new Error(`the agent's run failed: ${run.data.resultData.error.message}`);
+	const output = run.data.resultData.runData[AGENT]?.at(-1)?.data?.main?.[0] ?? [];
+	return { results: output.map((item) => item.json as ToolCallResult), run };
+}
