@@ -6,8 +6,6 @@ import { FAST, fireParameters, PERSONAL_KEY, recordFires } from '../helpers';
 import { callAsTool, TOOL_PATHS } from './agentRun';
 import { byIdCase, entityIds, entityTypes, mismatch, SEED, sorted, triggers, type Case } from './hostileValues';
 
-// n8n logs every failed tool run; hundreds of them here.
-process.env.N8N_LOG_LEVEL = 'silent';
 afterEach(() => nock.cleanAll());
 
 // How a user sets the node up as a tool: the model fills all three fields.

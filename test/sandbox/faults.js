@@ -1,5 +1,8 @@
 'use strict';
 
+// Refused before the portal saw the request: a real gateway never applies these first.
+const NEVER_APPLIED = new Set(['resetBeforeBody', 'billing402']);
+
 const FAULT_KINDS = Object.freeze([
   'html502', 'json502', 'timeout504', 'resetBeforeBody', 'resetAfterBody',
   'slow', 'malformed', 'empty', 'successFalse', 'billing402', 'error',
@@ -138,7 +141,7 @@ class RandomFaults {
     if (this.rng() >= this.rate) return null;
     const t = this.templates[Math.floor(this.rng() * this.templates.length)];
     const apply = typeof this.apply === 'boolean' ? this.apply : this.rng() < this.apply;
-    return { ...t, apply: t.kind !== 'resetBeforeBody' && apply };
+    return { ...t, apply: !NEVER_APPLIED.has(t.kind) && apply };
   }
 }
 
