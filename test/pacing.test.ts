@@ -79,6 +79,18 @@ describe('Pacing', () => {
 		for (const gap of gaps(arrivals)) expect(gap).toBeGreaterThanOrEqual(100 - JITTER_MS);
 		expect(arrivals[7] - arrivals[0]).toBeGreaterThanOrEqual(7 * 100 - JITTER_MS);
 	});
+	test('a run that starts later is not stuck behind a bulk run on the same key', async () => {
+		const apiKey = freshKey(box.sandbox);
+		const options = { requestsPerMinute: 600 };
+		const bulk = fireAt(box.sandbox, ids(10), { apiKey, options });
+		await new Promise((resolve) => setTimeout(resolve, 150));
+		await Promise.all([bulk, fireAt(box.sandbox, [{ id: 999 }], { apiKey, options })]);
+
+		const order = fireRequests(box.sandbox).map((r) => (r.body as { entityId: number }).entityId);
+		expect(order.filter((id) => id !== 999)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+		// Runs take turns: the late run's item goes within a turn or two, not after all ten.
+		expect(order.indexOf(999)).toBeLessThanOrEqual(4);
+	});
 });
 
 describe('Rate limit (429)', () => {

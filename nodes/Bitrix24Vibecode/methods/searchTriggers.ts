@@ -15,7 +15,7 @@ export async function searchTriggers(
 		'list',
 		DEFAULT_PACING,
 		0,
-		() => false,
+		{ run: {}, isCancelled: () => false },
 	);
 	const needle = (filter ?? '').trim().toLowerCase();
 	const triggers = (Array.isArray(body.data) ? body.data : []) as IDataObject[];

@@ -100,7 +100,7 @@ export function runItem(handler: OperationHandler) {
 				handler.operation,
 				pacingOf(this),
 				itemIndex,
-				() => run.stoppedAt < itemIndex || signal?.aborted === true,
+				{ run, isCancelled: () => run.stoppedAt < itemIndex || signal?.aborted === true },
 			);
 			return handler.toItems(body, fields).map((json) => ({ json, pairedItem: { item: itemIndex } }));
 		} catch (error) {

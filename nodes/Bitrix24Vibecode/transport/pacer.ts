@@ -8,6 +8,8 @@ import { sleep } from 'n8n-workflow';
 export interface Turn {
 	intervalMs: number;
 	maxInFlight: number;
+	/** The node run the item belongs to: runs take turns, each in its own input order. */
+	run: object;
 	/** Checked when the turn comes; a cancelled waiter is dropped without using the pace. */
 	isCancelled: () => boolean;
 }
@@ -55,7 +57,8 @@ export class CancelledError extends Error {
 export class Pacer {
 	private readonly retries = new Queue<Waiter>();
 
-	private readonly fresh = new Queue<Waiter>();
+	/** Items not started yet, a queue per run; a webhook's one fire is not stuck behind a bulk run. */
+	private readonly fresh = new Map<object, Queue<Waiter>>();
 
 	private inFlight = 0;
 
@@ -69,7 +72,13 @@ export class Pacer {
 	async acquire(turn: Turn, retry = false): Promise<void> {
 		await new Promise<void>((resolve, reject) => {
 			const waiter: Waiter = { ...turn, start: resolve, drop: () => reject(new CancelledError()) };
-			(retry ? this.retries : this.fresh).push(waiter);
+			if (retry) {
+				this.retries.push(waiter);
+			} else {
+				const queue = this.fresh.get(turn.run) ?? new Queue<Waiter>();
+				this.fresh.set(turn.run, queue);
+				queue.push(waiter);
+			}
 			void this.pump();
 		});
 	}
@@ -87,8 +96,18 @@ export class Pacer {
 	}
 
 	private next(): Queue<Waiter> | undefined {
-		if (this.retries.size) return this.retries;
-		return this.fresh.size ? this.fresh : undefined;
+		return this.retries.size ? this.retries : this.fresh.values().next().value;
+	}
+
+	/** Takes the head of a queue and sends its run to the back of the rotation. */
+	private take(queue: Queue<Waiter>): Waiter {
+		const waiter = queue.take() as Waiter;
+		if (queue !== this.retries) {
+			// Map order is insertion order: deleting and re-inserting moves the run to the back.
+			this.fresh.delete(waiter.run);
+			if (queue.size) this.fresh.set(waiter.run, queue);
+		}
+		return waiter;
 	}
 
 	private async pump() {
@@ -98,8 +117,7 @@ export class Pacer {
 			for (let queue = this.next(); queue; queue = this.next()) {
 				const waiter = queue.peek() as Waiter;
 				if (waiter.isCancelled()) {
-					queue.take();
-					waiter.drop();
+					this.take(queue).drop();
 					continue;
 				}
 				if (this.inFlight >= waiter.maxInFlight) {
@@ -112,7 +130,7 @@ export class Pacer {
 					await sleep(wait);
 					continue;
 				}
-				queue.take();
+				this.take(queue);
 				this.inFlight++;
 				this.nextStartAt = Date.now() + waiter.intervalMs;
 				waiter.start();

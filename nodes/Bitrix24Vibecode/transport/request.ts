@@ -14,7 +14,7 @@ import {
 	type Operation,
 	type VibecodeFailure,
 } from './errors';
-import { pacerFor, type Pacer } from './pacer';
+import { pacerFor, type Pacer, type Turn } from './pacer';
 
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
 
@@ -71,19 +71,20 @@ export async function sendPaced(
 	operation: Operation,
 	pacing: Pacing,
 	itemIndex: number,
-	isCancelled: () => boolean,
+	place: Pick<Turn, 'run' | 'isCancelled'>,
 ): Promise<IDataObject> {
 	const signal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal() : undefined;
 	const turn = {
 		intervalMs: (60_000 / Math.max(1, pacing.requestsPerMinute)) * PACE_MARGIN,
 		maxInFlight: Math.max(1, pacing.maxConcurrent),
+		run: place.run,
 	};
 	let rateLimited = 0;
 	let ambiguous = 0;
 	for (let retry = false; ; retry = true) {
 		// A retry already holds its place in the run: only cancelling the execution drops it.
 		await pacer.acquire(
-			{ ...turn, isCancelled: retry ? () => signal?.aborted === true : isCancelled },
+			{ ...turn, isCancelled: retry ? () => signal?.aborted === true : place.isCancelled },
 			retry,
 		);
 		let failure: VibecodeFailure | undefined;
