@@ -122,7 +122,8 @@ describe('API errors become clear messages', () => {
 
 		expect(result.error?.message).toBe('Listing triggers needs an OAuth application key');
 		expect(result.error?.description).toMatch(/vibe_app_.*session token.*personal key \(vibe_api_…\) can still fire triggers/);
-		expect(result.error?.description).toContain('"By Code"');
+		// n8n's editor shows the By Code mode (name "id") as "By ID".
+		expect(result.error?.description).toContain('switch from "From list" to "By ID" (the By Code mode)');
 	});
 });
 

@@ -41,22 +41,22 @@ describe('Trigger "From List"', () => {
 			{ NAME: 'Contract signed', CODE: 'contract.signed-v2' },
 		]);
 		expect((await searchList('searchTriggers', app())).results).toEqual([
-			{ name: 'Payment received', value: 'payment_received' },
-			{ name: 'Delivery confirmed', value: 'delivery_confirmed' },
-			{ name: 'Contract signed', value: 'contract.signed-v2' },
+			{ name: 'Payment received (payment_received)', value: 'payment_received' },
+			{ name: 'Delivery confirmed (delivery_confirmed)', value: 'delivery_confirmed' },
+			{ name: 'Contract signed (contract.signed-v2)', value: 'contract.signed-v2' },
 		]);
 		expect((await searchList('searchTriggers', app(), 'DELIVERY')).results).toEqual([
-			{ name: 'Delivery confirmed', value: 'delivery_confirmed' },
+			{ name: 'Delivery confirmed (delivery_confirmed)', value: 'delivery_confirmed' },
 		]);
 		expect((await searchList('searchTriggers', app(), 'signed-v')).results).toEqual([
-			{ name: 'Contract signed', value: 'contract.signed-v2' },
+			{ name: 'Contract signed (contract.signed-v2)', value: 'contract.signed-v2' },
 		]);
 	});
 
 	test('with a personal key it fails with an explanation pointing to "By Code"', async () => {
 		await expect(searchList('searchTriggers', personal())).rejects.toMatchObject({
 			message: 'Listing triggers needs an OAuth application key',
-			description: expect.stringMatching(/choose the trigger "By Code"/),
+			description: expect.stringMatching(/type the trigger code: .*"By ID" \(the By Code mode\)/),
 		});
 	});
 });

@@ -30,7 +30,7 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 			httpCode: null,
 			entityType: 'deal',
 			entityId: id,
-			description: expect.stringMatching(/whole number from 1 to 9007199254740991/),
+			description: 'Entity ID must be a positive whole number, such as 5141: the ID of the deal in Bitrix24 (the number in its link).',
 		});
 	});
 
@@ -66,7 +66,7 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 	});
 
 	test.each([
-		['a lead link while Entity Type is Deal', 'https://acme.bitrix24.com/crm/lead/details/5/', /points to a lead, but Entity Type is "deal"/],
+		['a lead link while Entity Type is Deal', 'https://acme.bitrix24.com/crm/lead/details/5/', /points to a lead, but Entity Type is Deal\. Choose Entity Type Lead/],
 		['a link without an ID', 'https://acme.bitrix24.com/crm/deal/kanban/', /Paste the link of a Bitrix24 CRM record/],
 		['a smart process link', 'https://acme.bitrix24.com/crm/type/128/details/5/', /Paste the link of a Bitrix24 CRM record/],
 		['not a link', 'hello', /Paste the link/],

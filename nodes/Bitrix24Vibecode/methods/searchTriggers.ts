@@ -2,7 +2,7 @@ import type { IDataObject, ILoadOptionsFunctions, INodeListSearchResult } from '
 
 import { baseUrlOf, CREDENTIAL_TYPE, DEFAULT_PACING, pacerOf, sendPaced } from '../transport/request';
 
-/** "From List" of the Trigger field: the application's triggers, filtered by name or code. */
+/** The Trigger field's list: the application's triggers, filtered by name or code. */
 export async function searchTriggers(
 	this: ILoadOptionsFunctions,
 	filter?: string,
@@ -21,10 +21,8 @@ export async function searchTriggers(
 	const triggers = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
 	return {
 		results: triggers
-			.map((trigger) => ({ name: String(trigger.NAME ?? trigger.CODE), value: String(trigger.CODE) }))
-			.filter(
-				({ name, value }) =>
-					!needle || name.toLowerCase().includes(needle) || value.toLowerCase().includes(needle),
-			),
+			.filter(({ NAME, CODE }) => !needle || `${NAME} ${CODE}`.toLowerCase().includes(needle))
+			// The code in the name: it is what "By ID" and List Triggers show.
+			.map(({ NAME, CODE }) => ({ name: NAME ? `${NAME} (${CODE})` : String(CODE), value: String(CODE) })),
 	};
 }

@@ -24,7 +24,7 @@ export const pacingOptions: INodeProperties = {
 			typeOptions: { minValue: 0, maxValue: 20 },
 			default: 5,
 			description:
-				'How often an item refused with "too many requests" (429) is sent again, after the wait Vibecode asks for. Safe: a refused request never reached Bitrix24.',
+				'How many times an item refused with "too many requests" (429) is sent again, after the wait Vibecode asks for. Safe: a refused request never reached Bitrix24.',
 		},
 		{
 			displayName: 'Requests per Minute',
@@ -33,7 +33,7 @@ export const pacingOptions: INodeProperties = {
 			typeOptions: { minValue: 1 },
 			default: 300,
 			description:
-				"Requests are spread evenly to stay under this rate. Vibecode allows 300 per minute per key unless the key's limit was changed in the Vibecode dashboard. Shared by all workflows that use the same key.",
+				"Requests are spread evenly to stay under this rate. Vibecode allows 300 per minute per key unless the key's limit was changed in the Vibecode dashboard. All workflows that use the same key share one pace; each request keeps the rate set in its own node.",
 		},
 		{
 			displayName: 'Retry Failed Fires (May Fire Twice)',

@@ -2,6 +2,16 @@ export const ENTITY_TYPES = ['deal', 'lead', 'contact', 'company', 'quote', 'inv
 
 export type EntityType = (typeof ENTITY_TYPES)[number];
 
+/** As the Entity Type dropdown shows them. */
+export const ENTITY_LABELS: Record<EntityType, string> = {
+	company: 'Company',
+	contact: 'Contact',
+	deal: 'Deal',
+	invoice: 'Invoice',
+	lead: 'Lead',
+	quote: 'Quote',
+};
+
 export const isEntityType = (value: unknown): value is EntityType =>
 	(ENTITY_TYPES as readonly unknown[]).includes(value);
 

@@ -1,19 +1,10 @@
 import type { IDataObject, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
 import { runItem } from '../../transport/itemRunner';
-import { ENTITY_TYPES } from './entityTypes';
+import { ENTITY_LABELS } from './entityTypes';
 import { checkFireInput } from './fireInput';
 
 const showForFire = { show: { resource: ['trigger'], operation: ['fire'] } };
-
-const ENTITY_LABELS: Record<(typeof ENTITY_TYPES)[number], string> = {
-	company: 'Company',
-	contact: 'Contact',
-	deal: 'Deal',
-	invoice: 'Invoice',
-	lead: 'Lead',
-	quote: 'Quote',
-};
 
 export const fireOperation: INodePropertyOptions = {
 	name: 'Fire Trigger',
@@ -63,14 +54,14 @@ export const fireFields: INodeProperties[] = [
 				name: 'id',
 				type: 'string',
 				placeholder: 'e.g. 5141',
-				hint: 'The numeric ID of the record, as in its Bitrix24 link',
+				hint: 'The number in the record link, e.g. 5141 in …/crm/deal/details/5141/',
 			},
 			{
 				displayName: 'By URL',
 				name: 'url',
 				type: 'string',
-				placeholder: 'e.g. https://your-portal.bitrix24.com/crm/deal/details/5141/',
-				hint: 'The link of the record, copied from Bitrix24',
+				placeholder: 'e.g. …/crm/deal/details/5141/',
+				hint: 'The record link copied from Bitrix24 (quotes and invoices: …/crm/type/7/… and …/crm/type/31/…)',
 			},
 		],
 		routing: { send: { type: 'body', property: 'entityId' } },
@@ -83,7 +74,7 @@ export const fireFields: INodeProperties[] = [
 		displayOptions: showForFire,
 		default: { mode: 'list', value: '' },
 		description:
-			'The trigger to fire. "From List" needs an OAuth application key; with a personal key, choose "By Code".',
+			'The trigger to fire. Picking it from the list needs an OAuth application key; with a personal key, choose "By ID" and type the trigger code.',
 		modes: [
 			{
 				displayName: 'From List',
@@ -97,7 +88,7 @@ export const fireFields: INodeProperties[] = [
 				name: 'id',
 				type: 'string',
 				placeholder: 'e.g. payment_received',
-				hint: 'The trigger CODE, as List Triggers shows it',
+				hint: 'The trigger code (CODE in List Triggers), e.g. payment_received',
 			},
 		],
 		routing: { send: { type: 'body', property: 'triggerId' } },

@@ -1,7 +1,13 @@
 import type { IDataObject, INode } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { ENTITY_TYPE_BY_CRM_TYPE_ID, ENTITY_TYPES, isEntityType, type EntityType } from './entityTypes';
+import {
+	ENTITY_LABELS as LABELS,
+	ENTITY_TYPE_BY_CRM_TYPE_ID,
+	ENTITY_TYPES,
+	isEntityType,
+	type EntityType,
+} from './entityTypes';
 
 export interface FireInput {
 	entityType: EntityType;
@@ -48,7 +54,7 @@ function positiveId(value: unknown): number | undefined {
 function idFromLink(node: INode, itemIndex: number, value: unknown, type: EntityType): number {
 	// Only the path names the record: a query or fragment may hold any other link (?back=/crm/…).
 	const match = typeof value === 'string' ? RECORD_LINK.exec(value.trim().split(/[?#]/)[0]) : null;
-	const linkType = match && (match[1]?.toLowerCase() ?? ENTITY_TYPE_BY_CRM_TYPE_ID[match[2]]);
+	const linkType = match && ((match[1]?.toLowerCase() as EntityType | undefined) ?? ENTITY_TYPE_BY_CRM_TYPE_ID[match[2]]);
 	const id = match ? positiveId(match[3]) : undefined;
 	if (!match || !linkType || id === undefined) {
 		throw invalid(
@@ -65,7 +71,7 @@ function idFromLink(node: INode, itemIndex: number, value: unknown, type: Entity
 			itemIndex,
 			'Entity ID',
 			value,
-			`The link points to a ${linkType}, but Entity Type is "${type}". Choose Entity Type "${linkType}" or link a ${type}.`,
+			`The link points to a ${LABELS[linkType].toLowerCase()}, but Entity Type is ${LABELS[type]}. Choose Entity Type ${LABELS[linkType]} or link a ${LABELS[type].toLowerCase()}.`,
 		);
 	}
 	return id;
@@ -96,7 +102,7 @@ export function checkFireInput(
 				itemIndex,
 				'Entity ID',
 				body.entityId,
-				`Entity ID must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, such as 5141: the ID of the ${type} in Bitrix24.`,
+				`Entity ID must be a positive whole number, such as 5141: the ID of the ${LABELS[type].toLowerCase()} in Bitrix24 (the number in its link).`,
 			);
 		}
 	}
@@ -107,7 +113,7 @@ export function checkFireInput(
 			itemIndex,
 			'Trigger',
 			body.triggerId,
-			`A trigger code has 1 to ${TRIGGER_CODE_MAX} characters: Latin letters, digits, ".", "-" and "_", such as payment_received. Pick the trigger "From List" or copy its CODE from List Triggers.`,
+			`A trigger code has 1 to ${TRIGGER_CODE_MAX} characters: Latin letters, digits, ".", "-" and "_", such as payment_received. Pick the trigger from the list, or copy its CODE from List Triggers.`,
 		);
 	}
 	return { entityType: type, entityId: id, triggerId: code };
