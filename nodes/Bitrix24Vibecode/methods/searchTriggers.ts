@@ -10,7 +10,7 @@ export async function searchTriggers(
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
 	const body = await sendPaced.call(
 		this,
-		await pacerOf(this),
+		pacerOf(credentials),
 		{ method: 'GET', baseURL: baseUrlOf(credentials), url: '/v1/triggers' },
 		'list',
 		DEFAULT_PACING,

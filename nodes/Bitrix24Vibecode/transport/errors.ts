@@ -204,7 +204,7 @@ export function isAmbiguous(failure: VibecodeFailure): boolean {
 	return Number.isNaN(status) || status >= 500 || status < 300;
 }
 
-export function explain(failure: VibecodeFailure, operation: Operation): Explanation {
+function explain(failure: VibecodeFailure, operation: Operation): Explanation {
 	const known = byCode[failure.code] ?? byCode[byStatus[Number(failure.httpCode)]];
 	if (known) return known(operation);
 	return {

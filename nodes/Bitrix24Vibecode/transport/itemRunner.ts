@@ -10,7 +10,7 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import type { Operation } from './errors';
 import type { Pacer } from './pacer';
-import { DEFAULT_PACING, pacerOf, sendPaced, type Pacing } from './request';
+import { CREDENTIAL_TYPE, DEFAULT_PACING, pacerOf, sendPaced, type Pacing } from './request';
 
 export interface OperationHandler {
 	operation: Operation;
@@ -34,7 +34,7 @@ function runOf(context: IExecuteSingleFunctions): NodeRun {
 	const key = context.getExecuteData();
 	let run = runs.get(key);
 	if (!run) {
-		run = { stoppedAt: Infinity, pacer: pacerOf(context) };
+		run = { stoppedAt: Infinity, pacer: context.getCredentials(CREDENTIAL_TYPE).then(pacerOf) };
 		runs.set(key, run);
 	}
 	return run;

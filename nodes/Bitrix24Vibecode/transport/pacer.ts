@@ -48,7 +48,7 @@ class Queue<T> {
 	}
 }
 
-export class CancelledError extends Error {
+class CancelledError extends Error {
 	constructor() {
 		super('Not sent: the run stopped before this item was due');
 	}

@@ -54,8 +54,7 @@ export function baseUrlOf(credentials: IDataObject): string {
 	return String(credentials.baseUrl ?? '').replace(/\/+$/, '');
 }
 
-export async function pacerOf(context: Context): Promise<Pacer> {
-	const credentials = await context.getCredentials(CREDENTIAL_TYPE);
+export function pacerOf(credentials: IDataObject): Pacer {
 	return pacerFor(baseUrlOf(credentials), String(credentials.apiKey ?? ''));
 }
 
