@@ -1,6 +1,6 @@
 import nock from 'nock';
 
-import { apiError, details, errorMessage, fire, json, recordFires } from './helpers';
+import { apiError, details, errorMessage, FAST, fire, json, recordFires } from './helpers';
 
 afterEach(() => nock.cleanAll());
 
@@ -53,22 +53,27 @@ describe('On Error', () => {
 		]);
 	});
 
-	test('Stop: the workflow stops with the mapped error of the first failed item', async () => {
-		apiRefusing666();
-		const result = await fire(items, { onError: 'stopWorkflow' });
+	test('Stop: the first failure stops the run; nothing starts after it, and the error says what became of the rest', async () => {
+		const api = apiRefusing666();
+		const result = await fire([{ id: 10 }, { id: 666 }, { id: 12 }, { id: 13 }], {
+			onError: 'stopWorkflow',
+			options: { ...FAST, maxConcurrent: 1 },
+		});
 
+		expect(api.bodies.map((body) => body.entityId)).toEqual([10, 666]);
 		expect(result.error?.message).toBe('Bitrix24 denied access to this record');
 		expect(result.error?.description).toMatch(/^Check that the user behind the key may edit this record/);
+		expect(result.error?.description).toMatch(/Fired before the stop: item 0\. Not sent: items 2–3\.$/);
 		expect((result.error as { httpCode?: string }).httpCode).toBe('403');
 		expect(result.error?.context?.itemIndex).toBe(1);
 	});
 
-	test('Stop: an item that fails its check stops the run; earlier items are sent, later ones not', async () => {
+	test('Stop: an item that fails its check stops the run before anything is sent', async () => {
 		const api = recordFires();
 		const result = await fire([{ id: 1 }, { id: 'abc' }, { id: 3 }], { onError: 'stopWorkflow' });
 
 		expect(result.error?.message).toBe('Invalid Entity ID "abc" in item 1');
 		expect(result.error?.description).toMatch(/whole number/);
-		expect(api.bodies.map((body) => body.entityId)).toEqual([1]);
+		expect(api.bodies).toEqual([]);
 	});
 });

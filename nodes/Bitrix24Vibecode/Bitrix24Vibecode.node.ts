@@ -2,6 +2,7 @@ import { NodeConnectionTypes, type INodeType, type INodeTypeDescription } from '
 
 import { searchTriggers } from './methods/searchTriggers';
 import { triggerDescription } from './resources/trigger';
+import { fireItems } from './resources/trigger/fireItems';
 
 export class Bitrix24Vibecode implements INodeType {
 	description: INodeTypeDescription = {
@@ -35,4 +36,9 @@ export class Bitrix24Vibecode implements INodeType {
 	};
 
 	methods = { listSearch: { searchTriggers } };
+
+	// n8n runs a custom operation instead of its declarative engine for the workflow's items, so
+	// the node owns Fire Trigger's item loop there. An AI agent's tool calls still take the
+	// routing in the description, through the same transport.
+	customOperations = { trigger: { fire: fireItems } };
 }

@@ -1,4 +1,4 @@
-import { PackageDirectoryLoader } from 'n8n-core';
+import { PackageDirectoryLoader, RoutingNode, type ExecuteContext } from 'n8n-core';
 import type { ICredentialType, INodeType } from 'n8n-workflow';
 import path from 'node:path';
 
@@ -12,6 +12,19 @@ export interface LoadedPackage {
 }
 
 let loaded: Promise<LoadedPackage> | undefined;
+
+/**
+ * n8n's server (packages/cli NodeTypes.getByNameAndVersion, not a library) gives a declarative
+ * node an execute() that runs n8n-core's RoutingNode; WorkflowExecute then runs it as any node,
+ * with the execution's cancel signal, and runs a custom operation instead where one is defined.
+ */
+function asServed(nodeType: INodeType): INodeType {
+	if (nodeType.execute || !nodeType.description.requestDefaults) return nodeType;
+	nodeType.execute = async function (this: ExecuteContext) {
+		return (await new RoutingNode(this, nodeType).runNode()) ?? [];
+	};
+	return nodeType;
+}
 
 /**
  * Loads the built package from dist/ through n8n's own PackageDirectoryLoader, as an
@@ -29,7 +42,7 @@ export function loadPackage(): Promise<LoadedPackage> {
 				`dist/ does not hold the package (found ${Object.keys(loader.nodeTypes).join(', ')}): run npm run build`,
 			);
 		}
-		return { nodeType: node.type as INodeType, credentialType: credential.type };
+		return { nodeType: asServed(node.type as INodeType), credentialType: credential.type };
 	})();
 	return loaded;
 }

@@ -1,6 +1,8 @@
 import type { IDataObject, ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { baseUrlOf, CREDENTIAL_TYPE, DEFAULT_PACING, pacerOf, sendPaced } from '../transport/request';
+import { DEFAULT_OPTIONS } from '../shared/options';
+import { toNodeApiError } from '../transport/errors';
+import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, sendPaced } from '../transport/request';
 
 /** The Trigger field's list: the application's triggers, filtered by name or code. */
 export async function searchTriggers(
@@ -8,15 +10,15 @@ export async function searchTriggers(
 	filter?: string,
 ): Promise<INodeListSearchResult> {
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
-	const body = await sendPaced.call(
-		this,
-		pacerOf(credentials),
-		{ method: 'GET', baseURL: baseUrlOf(credentials), url: '/v1/triggers' },
-		'list',
-		DEFAULT_PACING,
-		0,
-		{ run: {}, isCancelled: () => false },
-	);
+	const sent = await sendPaced.call(this, {
+		pacer: pacerOf(credentials),
+		request: { method: 'GET', baseURL: baseUrlOf(credentials), url: '/v1/triggers' },
+		operation: 'list',
+		options: DEFAULT_OPTIONS,
+		run: {},
+	});
+	if (sent.failure) throw toNodeApiError(this.getNode(), sent.failure, 'list', 0);
+	const body = sent.body;
 	const needle = (filter ?? '').trim().toLowerCase();
 	const triggers = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
 	return {

@@ -9,6 +9,8 @@ export interface VibecodeFailure {
 	hint?: string;
 	userMessage?: string;
 	retryAfterSeconds?: number;
+	/** Set when a 429 asked for a longer wait than the node may hold the key. */
+	refusedWaitSeconds?: number;
 }
 
 export type Operation = 'list' | 'fire';
@@ -16,6 +18,7 @@ export type Operation = 'list' | 'fire';
 const CHECK_DASHBOARD = 'in the Vibecode dashboard';
 const APP_KEY_NEEDED =
 	'Listing triggers works only with an OAuth application key (vibe_app_…) plus a user session token; a personal key (vibe_api_…) can still fire triggers. Switch the credential to an application key, or type the trigger code: in the Trigger field switch from "From list" to "By ID" (the By Code mode).';
+const NOT_SENT = 'Nothing reached Bitrix24, so the trigger did not fire: the item is safe to run again.';
 const MAY_HAVE_FIRED =
 	'The trigger may already have fired: check the record in Bitrix24 before running the item again. The node did not resend it, so the automation cannot run twice (see the option "Retry Failed Fires (May Fire Twice)").';
 
@@ -24,7 +27,7 @@ interface Explanation {
 	hint: string;
 }
 
-const byCode: Record<string, (operation: Operation) => Explanation> = {
+const byCode: Record<string, (operation: Operation, failure: VibecodeFailure) => Explanation> = {
 	MISSING_PARAMS: () => ({
 		message: 'Vibecode says a required field is missing',
 		hint: 'Fill in Entity Type, Entity ID and Trigger.',
@@ -80,10 +83,16 @@ const byCode: Record<string, (operation: Operation) => Explanation> = {
 		message: 'The API key is read-only',
 		hint: `Firing a trigger changes data: use a key with write access, or turn off read-only mode ${CHECK_DASHBOARD}.`,
 	}),
-	RATE_LIMITED: () => ({
-		message: 'Too many requests for this API key',
-		hint: `The node waited and retried as often as "Max Retries on Rate Limit" allows. Lower "Requests per Minute" in the node options, or raise the key's limit ${CHECK_DASHBOARD}.`,
-	}),
+	RATE_LIMITED: (_operation, { refusedWaitSeconds: wait }) =>
+		wait === undefined
+			? {
+					message: 'Too many requests for this API key',
+					hint: `${NOT_SENT} The node waited and retried as often as "Max Retries on Rate Limit" allows. Lower "Requests per Minute" in the node options, or raise the key's limit ${CHECK_DASHBOARD}.`,
+				}
+			: {
+					message: `Vibecode asked to wait ${Math.ceil(wait)} seconds before the next request`,
+					hint: `${NOT_SENT} The key is over its rate limit, and the wait is longer than the option "Max Wait on Rate Limit (Seconds)" allows, so the node did not hold the key that long. Run the item again later, lower "Requests per Minute", or raise that option.`,
+				},
 	BITRIX_UNAVAILABLE: (operation) => ({
 		message: 'The Bitrix24 portal did not answer',
 		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.',
@@ -115,11 +124,23 @@ const byCode: Record<string, (operation: Operation) => Explanation> = {
 	}),
 	ECONNREFUSED: () => ({
 		message: 'Could not connect to Vibecode',
-		hint: 'Check the Base URL in the credential and that n8n can reach it.',
+		hint: `${NOT_SENT} Check the Base URL in the credential and that n8n can reach it.`,
 	}),
 	ENOTFOUND: () => ({
 		message: 'The Vibecode host could not be found',
-		hint: 'Check the Base URL in the credential.',
+		hint: `${NOT_SENT} Check the Base URL in the credential.`,
+	}),
+	EAI_AGAIN: () => ({
+		message: "The Vibecode host name could not be looked up",
+		hint: `${NOT_SENT} The DNS server did not answer in time; try again in a moment, and check n8n's network settings if it persists.`,
+	}),
+	INVALID_URL: () => ({
+		message: 'The Base URL is not a valid address',
+		hint: `${NOT_SENT} Set the credential's Base URL to https://vibecode.bitrix24.tech (or your gateway's address, with http:// or https://).`,
+	}),
+	TLS_FAILED: () => ({
+		message: 'A secure connection to Vibecode could not be set up',
+		hint: `${NOT_SENT} The server's certificate was not accepted, or the Base URL says https:// for a server that speaks plain http. Check the Base URL in the credential.`,
 	}),
 	ECONNRESET: (operation) => ({
 		message: 'The connection to Vibecode broke before an answer arrived',
@@ -183,34 +204,67 @@ export function failureFromResponse(response: IN8nHttpFullResponse): VibecodeFai
 }
 
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+// Failures of the connection's set-up: no request byte reached the server.
+const NOT_SENT_CODES: Record<string, string> = {
+	ECONNREFUSED: 'ECONNREFUSED',
+	ENOTFOUND: 'ENOTFOUND',
+	EAI_AGAIN: 'EAI_AGAIN',
+	ERR_INVALID_URL: 'INVALID_URL',
+	ERR_INVALID_PROTOCOL: 'INVALID_URL',
+	ERR_UNSUPPORTED_PROTOCOL: 'INVALID_URL',
+	EPROTO: 'TLS_FAILED',
+	ERR_SSL_WRONG_VERSION_NUMBER: 'TLS_FAILED',
+	ERR_TLS_CERT_ALTNAME_INVALID: 'TLS_FAILED',
+	DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS_FAILED',
+	SELF_SIGNED_CERT_IN_CHAIN: 'TLS_FAILED',
+	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS_FAILED',
+	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS_FAILED',
+	CERT_HAS_EXPIRED: 'TLS_FAILED',
+	CERT_NOT_YET_VALID: 'TLS_FAILED',
+};
+const NOT_SENT_FAILURES = new Set(Object.values(NOT_SENT_CODES));
 
 /** Reads an error thrown by n8n's HTTP helper (no response: the network failed). */
 export function failureFromNetworkError(error: unknown): VibecodeFailure {
 	const seen = error as { code?: unknown; cause?: { code?: unknown }; httpCode?: unknown; message?: unknown };
 	// n8n 2.x keeps the socket's code on the cause; n8n 1.x drops the cause and puts it in httpCode.
-	const raw = String(seen?.code ?? seen?.cause?.code ?? seen?.httpCode ?? '');
+	const raw = [seen?.code, seen?.cause?.code, seen?.httpCode].find((c) => typeof c === 'string' && /^[A-Z_]+$/.test(c)) as
+		| string
+		| undefined;
 	const text = String(seen?.message ?? '');
-	let code = 'ECONNRESET';
-	if (TIMEOUT_CODES.has(raw) || /timeout/i.test(text)) code = 'TIMEOUT';
-	else if (raw === 'ECONNREFUSED' || raw === 'ENOTFOUND') code = raw;
+	let code = raw ?? 'NETWORK_ERROR';
+	if (raw && NOT_SENT_CODES[raw]) code = NOT_SENT_CODES[raw];
+	else if ((raw && TIMEOUT_CODES.has(raw)) || /timeout/i.test(text)) code = 'TIMEOUT';
+	else if (/invalid url/i.test(text)) code = 'INVALID_URL';
+	else if (/wrong version number|ssl routines|certificate/i.test(text)) code = 'TLS_FAILED';
+	else if (raw === 'EPIPE' || /socket hang up/i.test(text)) code = 'ECONNRESET';
 	return { code, httpCode: 'none' };
 }
 
 /** Failures after which the request may have reached Bitrix24. */
 export function isAmbiguous(failure: VibecodeFailure): boolean {
-	if (failure.code === 'ECONNREFUSED' || failure.code === 'ENOTFOUND') return false;
-	if (failure.code === 'RATE_LIMITED') return false;
+	if (NOT_SENT_FAILURES.has(failure.code) || failure.code === 'RATE_LIMITED') return false;
 	const status = Number(failure.httpCode);
 	return Number.isNaN(status) || status >= 500 || status < 300;
 }
 
+// For codes the node does not know: what the status alone says, and nothing more.
+function byStatusOnly(failure: VibecodeFailure, operation: Operation): Explanation {
+	const status = Number(failure.httpCode);
+	const message = Number.isNaN(status)
+		? `The connection to Vibecode failed (${failure.code})`
+		: `Vibecode refused the request (${failure.code}, HTTP ${failure.httpCode})`;
+	if (isAmbiguous(failure)) {
+		return { message, hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again later.' };
+	}
+	const refused =
+		operation === 'fire' ? 'Vibecode refused the request, so the trigger did not fire.' : 'Vibecode refused the request.';
+	return { message, hint: `${refused} Its message below says why; this code is not one the node knows.` };
+}
+
 function explain(failure: VibecodeFailure, operation: Operation): Explanation {
-	const known = byCode[failure.code] ?? byCode[byStatus[Number(failure.httpCode)]];
-	if (known) return known(operation);
-	return {
-		...byCode.UNKNOWN_FAILURE(operation),
-		message: `Vibecode refused the request (${failure.code}, HTTP ${failure.httpCode})`,
-	};
+	const known = byCode[failure.code];
+	return known ? known(operation, failure) : byStatusOnly(failure, operation);
 }
 
 export function toNodeApiError(

@@ -1,6 +1,7 @@
 import type {
 	DeclarativeRestApiSettings,
 	IDataObject,
+	IExecuteFunctions,
 	IExecutePaginationFunctions,
 	IExecuteSingleFunctions,
 	IHttpRequestOptions,
@@ -8,41 +9,46 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import type { Operation } from './errors';
-import type { Pacer } from './pacer';
-import { CREDENTIAL_TYPE, DEFAULT_PACING, pacerOf, sendPaced, type Pacing } from './request';
+import { readOptions, type Options } from '../shared/options';
+import { toNodeApiError, type Operation, type VibecodeFailure } from './errors';
+import { atMostOnce } from './ledger';
+import { TurnCancelled, type Pacer } from './pacer';
+import { CREDENTIAL_TYPE, pacerOf, sendPaced, type Sent } from './request';
 
-export interface OperationHandler {
+/** What the items of one node run share. */
+export interface NodeRun {
+	pacer: Pacer;
+	options: Options;
+	/** The run's place in the key's pace; cancelling it drops its waiting items. */
+	turns: object;
+	onFailure?: (itemIndex: number, failure: VibecodeFailure) => void;
+}
+
+export interface ItemRequest {
 	operation: Operation;
-	/** Checks and completes the request built from the parameters; throws NodeOperationError. */
-	prepare?: (this: IExecuteSingleFunctions, request: IHttpRequestOptions, itemIndex: number) => IDataObject;
-	/** Turns a successful answer into output items. */
-	toItems: (body: IDataObject, fields: IDataObject) => IDataObject[];
+	request: IHttpRequestOptions;
+	itemIndex: number;
+	/** What is sent, as the output item repeats it. */
+	fields: IDataObject;
 }
 
-interface NodeRun {
-	/** Lowest index of an item that stopped the run ("On Error: Stop"); later items stay unsent. */
-	stoppedAt: number;
-	/** One lookup per run; awaiting one promise also keeps the items' queue order. */
-	pacer: Promise<Pacer>;
-}
+type Context = IExecuteFunctions | IExecuteSingleFunctions;
 
-// Keyed by the run's execute data, one object shared by all items of a node run.
-const runs = new WeakMap<object, NodeRun>();
-
-function runOf(context: IExecuteSingleFunctions): NodeRun {
-	const key = context.getExecuteData();
-	let run = runs.get(key);
-	if (!run) {
-		run = { stoppedAt: Infinity, pacer: context.getCredentials(CREDENTIAL_TYPE).then(pacerOf) };
-		runs.set(key, run);
-	}
-	return run;
-}
-
-function pacingOf(context: IExecuteSingleFunctions): Pacing {
-	const options = context.getNodeParameter('options', {}) as Partial<Pacing>;
-	return { ...DEFAULT_PACING, ...options };
+/** Sends one item's request; a fire goes through the at-most-once ledger of its node run. */
+export async function sendItem(this: Context, run: NodeRun, item: ItemRequest): Promise<Sent> {
+	const send = async () =>
+		await sendPaced.call(this, {
+			pacer: run.pacer,
+			request: item.request,
+			operation: item.operation,
+			options: run.options,
+			run: run.turns,
+			onFailure: run.onFailure && ((failure) => run.onFailure?.(item.itemIndex, failure)),
+		});
+	if (item.operation !== 'fire') return await send();
+	const { entityType, entityId, triggerId } = item.fields;
+	const fire = `${this.getNode().name}\n${item.itemIndex}\n${entityType}:${entityId}:${triggerId}`;
+	return await atMostOnce(this.getExecuteData(), fire, send);
 }
 
 /**
@@ -51,7 +57,7 @@ function pacingOf(context: IExecuteSingleFunctions): Pacing {
  * input item's fields there. An item with an `error` property outside json would be cut down
  * to { error: message } by the engine, losing the code, the hint and the record.
  */
-function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeExecutionData {
+export function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeExecutionData {
 	const api = error instanceof NodeApiError ? error : undefined;
 	const response = (api?.errorResponse ?? {}) as IDataObject;
 	const httpCode = Number(api?.httpCode);
@@ -71,10 +77,24 @@ function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeE
 	};
 }
 
+export const cancelledError = (context: Context, itemIndex: number) =>
+	new NodeOperationError(context.getNode(), 'Not sent: the execution was cancelled', {
+		itemIndex,
+		description: 'The run was stopped before this item was due, so nothing was sent for it.',
+	});
+
+export interface OperationHandler {
+	operation: Operation;
+	/** Checks and completes the request built from the parameters; throws NodeOperationError. */
+	prepare?: (this: IExecuteSingleFunctions, request: IHttpRequestOptions, itemIndex: number) => IDataObject;
+	/** Turns a successful answer into output items. */
+	toItems: (body: IDataObject, fields: IDataObject) => IDataObject[];
+}
+
 /**
- * The request wrapper of an operation. n8n's declarative engine offers one hook that wraps
- * the request itself, the pagination function; it is used here to pace, retry and shape
- * every item's outcome, so that each input item ends as exactly one output or error item.
+ * The request wrapper of an operation run by n8n's declarative engine (List Triggers, and
+ * Fire Trigger as an AI tool). The pagination function is the one declarative hook that wraps
+ * the request itself; each item is a run of its own here, as a tool call is.
  */
 export function runItem(handler: OperationHandler) {
 	return async function (
@@ -82,30 +102,32 @@ export function runItem(handler: OperationHandler) {
 		requestData: DeclarativeRestApiSettings.ResultOptions,
 	): Promise<INodeExecutionData[]> {
 		const itemIndex = this.getItemIndex();
-		const run = runOf(this);
 		const request = requestData.options as IHttpRequestOptions;
 		let fields = { ...((request.body as IDataObject | undefined) ?? {}) };
 		try {
+			const options = readOptions(this.getNode(), this.getNodeParameter('options', {}), itemIndex);
 			if (handler.prepare) {
 				fields = handler.prepare.call(this, request, itemIndex);
 				request.body = fields;
 			}
-			// n8n (up to 2.41 at least) gives declarative nodes no cancel signal; honoured when it does.
+			const turns = {};
+			const pacer = pacerOf(await this.getCredentials(CREDENTIAL_TYPE));
 			const signal = this.getExecutionCancelSignal();
-			const pacer = await run.pacer;
-			const body = await sendPaced.call(
-				this,
-				pacer,
-				request,
-				handler.operation,
-				pacingOf(this),
-				itemIndex,
-				{ run, isCancelled: () => run.stoppedAt < itemIndex || signal?.aborted === true },
-			);
-			return handler.toItems(body, fields).map((json) => ({ json, pairedItem: { item: itemIndex } }));
+			const cancel = () => pacer.cancel(turns);
+			signal?.addEventListener('abort', cancel);
+			let sent: Sent;
+			try {
+				if (signal?.aborted) throw new TurnCancelled();
+				sent = await sendItem.call(this, { pacer, options, turns }, { operation: handler.operation, request, itemIndex, fields });
+			} catch (error) {
+				throw error instanceof TurnCancelled ? cancelledError(this, itemIndex) : error;
+			} finally {
+				signal?.removeEventListener('abort', cancel);
+			}
+			if (sent.failure) throw toNodeApiError(this.getNode(), sent.failure, handler.operation, itemIndex);
+			return handler.toItems(sent.body, fields).map((json) => ({ json, pairedItem: { item: itemIndex } }));
 		} catch (error) {
 			if (!this.continueOnFail()) {
-				run.stoppedAt = Math.min(run.stoppedAt, itemIndex);
 				// Only n8n's errors leave the node (what n8n's RoutingNode does with its own).
 				throw error instanceof NodeApiError || error instanceof NodeOperationError
 					? error

@@ -1,4 +1,4 @@
-import { sleep } from 'n8n-workflow';
+import { clock as processClock, type Clock } from './clock';
 
 /**
  * Paces requests per API key: starts are spaced evenly at "Requests per Minute" and at most
@@ -10,8 +10,6 @@ export interface Turn {
 	maxInFlight: number;
 	/** The node run the item belongs to: runs take turns, each in its own input order. */
 	run: object;
-	/** Checked when the turn comes; a cancelled waiter is dropped without using the pace. */
-	isCancelled: () => boolean;
 }
 
 interface Waiter extends Turn {
@@ -46,11 +44,25 @@ class Queue<T> {
 		}
 		return item;
 	}
+
+	/** Removes every item that matches; for cancelling, which is rare. */
+	removeWhere(matches: (item: T) => boolean): T[] {
+		const kept: T[] = [];
+		const removed: T[] = [];
+		for (let i = this.head; i < this.items.length; i++) {
+			const item = this.items[i] as T;
+			(matches(item) ? removed : kept).push(item);
+		}
+		this.items = kept;
+		this.head = 0;
+		return removed;
+	}
 }
 
-class CancelledError extends Error {
+/** A turn given up before it came: nothing was sent. */
+export class TurnCancelled extends Error {
 	constructor() {
-		super('Not sent: the run stopped before this item was due');
+		super('Not sent: the run stopped before this request was due');
 	}
 }
 
@@ -68,10 +80,12 @@ export class Pacer {
 
 	private wake: (() => void) | undefined;
 
+	constructor(private readonly clock: Clock = processClock) {}
+
 	/** Resolves when the request may start; `retry` turns go before items that never started. */
 	async acquire(turn: Turn, retry = false): Promise<void> {
 		await new Promise<void>((resolve, reject) => {
-			const waiter: Waiter = { ...turn, start: resolve, drop: () => reject(new CancelledError()) };
+			const waiter: Waiter = { ...turn, start: resolve, drop: () => reject(new TurnCancelled()) };
 			if (retry) {
 				this.retries.push(waiter);
 			} else {
@@ -85,14 +99,26 @@ export class Pacer {
 
 	release() {
 		this.inFlight--;
-		const wake = this.wake;
-		this.wake = undefined;
-		wake?.();
+		this.wakeUp();
 	}
 
 	/** After a 429 nobody starts until the server's wait is over. */
 	holdFor(ms: number) {
-		this.nextStartAt = Math.max(this.nextStartAt, Date.now() + ms);
+		this.nextStartAt = Math.max(this.nextStartAt, this.clock.now() + ms);
+	}
+
+	/** Drops a run's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */
+	cancel(run: object) {
+		const dropped = [...(this.fresh.get(run)?.removeWhere(() => true) ?? []), ...this.retries.removeWhere((w) => w.run === run)];
+		this.fresh.delete(run);
+		for (const waiter of dropped) waiter.drop();
+		this.wakeUp();
+	}
+
+	private wakeUp() {
+		const wake = this.wake;
+		this.wake = undefined;
+		wake?.();
 	}
 
 	private next(): Queue<Waiter> | undefined {
@@ -116,23 +142,19 @@ export class Pacer {
 		try {
 			for (let queue = this.next(); queue; queue = this.next()) {
 				const waiter = queue.peek() as Waiter;
-				if (waiter.isCancelled()) {
-					this.take(queue).drop();
-					continue;
-				}
 				if (this.inFlight >= waiter.maxInFlight) {
 					await new Promise<void>((resolve) => (this.wake = resolve));
 					continue;
 				}
 				// Whole milliseconds: a sub-millisecond wait would still cost a timer tick per request.
-				const wait = Math.floor(this.nextStartAt - Date.now());
+				const wait = Math.floor(this.nextStartAt - this.clock.now());
 				if (wait > 0) {
-					await sleep(wait);
+					await this.clock.sleep(wait);
 					continue;
 				}
 				this.take(queue);
 				this.inFlight++;
-				this.nextStartAt = Date.now() + waiter.intervalMs;
+				this.nextStartAt = this.clock.now() + waiter.intervalMs;
 				waiter.start();
 			}
 		} finally {
@@ -144,7 +166,7 @@ export class Pacer {
 const pacers = new Map<string, Pacer>();
 
 /** The key is hashed so that no secret is kept in this process-wide map. */
-function fingerprint(text: string): string {
+export function fingerprint(text: string): string {
 	let h1 = 0xdeadbeef;
 	let h2 = 0x41c6ce57;
 	for (let i = 0; i < text.length; i++) {

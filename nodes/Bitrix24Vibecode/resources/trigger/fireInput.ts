@@ -8,6 +8,7 @@ import {
 	isEntityType,
 	type EntityType,
 } from './entityTypes';
+import { shown } from '../../shared/shown';
 
 export interface FireInput {
 	entityType: EntityType;
@@ -20,16 +21,6 @@ const TRIGGER_CODE_MAX = 255;
 const DIGITS = /^[0-9]+$/;
 // …/crm/deal/details/5141/, …/crm/quote/show/12/, …/crm/type/31/details/7/ (with or without host)
 const RECORD_LINK = /\/crm\/(?:(deal|lead|contact|company|quote|invoice)|type\/(\d+))\/(?:details|show)\/(\d+)(?:[/?#]|$)/i;
-
-function shown(value: unknown): string {
-	let text: string;
-	try {
-		text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-	} catch {
-		text = String(value);
-	}
-	return text.length > 60 ? `${text.slice(0, 57)}…` : text;
-}
 
 function invalid(node: INode, itemIndex: number, field: string, value: unknown, why: string) {
 	return new NodeOperationError(node, `Invalid ${field} "${shown(value)}" in item ${itemIndex}`, {
@@ -63,6 +54,16 @@ function idFromLink(node: INode, itemIndex: number, value: unknown, type: Entity
 			'Entity ID',
 			value,
 			'Paste the link of a Bitrix24 CRM record, such as https://your-portal.bitrix24.com/crm/deal/details/5141/ (quotes: /crm/type/7/details/ID/, invoices: /crm/type/31/details/ID/).',
+		);
+	}
+	if (match[1]?.toLowerCase() === 'invoice') {
+		// Legacy invoices and smart invoices are separate records with separate IDs in Bitrix24.
+		throw invalid(
+			node,
+			itemIndex,
+			'Entity ID',
+			value,
+			'This is a link to a legacy invoice (/crm/invoice/…). Vibecode fires triggers for smart invoices, whose IDs differ: open the smart invoice in Bitrix24 and copy its link (…/crm/type/31/details/ID/).',
 		);
 	}
 	if (linkType !== type) {

@@ -1,6 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { pacingOptions } from '../../shared/pacingOptions';
+import { optionsDescription } from '../../shared/options';
 import { fireFields, fireOperation } from './fire';
 import { listOperation } from './list';
 
@@ -15,5 +15,5 @@ export const triggerDescription: INodeProperties[] = [
 		default: 'fire',
 	},
 	...fireFields,
-	pacingOptions,
+	optionsDescription,
 ];

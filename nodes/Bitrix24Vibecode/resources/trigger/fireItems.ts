@@ -1,0 +1,121 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+
+import { readOptions } from '../../shared/options';
+import { toNodeApiError } from '../../transport/errors';
+import { cancelledError, errorItem, sendItem, type NodeRun } from '../../transport/itemRunner';
+import { TurnCancelled } from '../../transport/pacer';
+import { CREDENTIAL_TYPE, pacerOf, requestDefaultsOf } from '../../transport/request';
+import { checkFireInput, type FireInput } from './fireInput';
+
+type Outcome = { fired: IDataObject; error?: undefined; notSent?: undefined } | { fired?: undefined; error: Error; notSent?: boolean };
+
+/** "0–2, 5, 7–9": item numbers as ranges. */
+function ranges(indices: number[]): string {
+	const parts: string[] = [];
+	for (let i = 0; i < indices.length; i++) {
+		let j = i;
+		while (j + 1 < indices.length && indices[j + 1] === indices[j] + 1) j++;
+		parts.push(j === i ? `${indices[i]}` : `${indices[i]}–${indices[j]}`);
+		i = j;
+	}
+	return parts.join(', ');
+}
+
+/** The stop error names what became of the other items: a second run must not fire them again. */
+function stopError(this: IExecuteFunctions, at: number, outcomes: Outcome[]): Error {
+	const error = outcomes[at].error as Error;
+	const fired = outcomes.flatMap((o, i) => (o.fired ? [i] : []));
+	const notSent = outcomes.flatMap((o, i) => (o.error && o.notSent ? [i] : []));
+	const summary = [
+		fired.length > 0 && `Fired before the stop: item${fired.length > 1 ? 's' : ''} ${ranges(fired)}.`,
+		notSent.length > 0 && `Not sent: item${notSent.length > 1 ? 's' : ''} ${ranges(notSent)}.`,
+	]
+		.filter(Boolean)
+		.join(' ');
+	if (!summary) return error;
+	const description = `${(error as NodeApiError).description ?? ''} ${summary}`.trim();
+	// A copy: the ledger replays the original on a retry, and must not collect summaries.
+	return error instanceof NodeApiError
+		? new NodeApiError(this.getNode(), error.errorResponse ?? {}, {
+				message: error.message,
+				description,
+				httpCode: error.httpCode ?? undefined,
+				itemIndex: at,
+			})
+		: new NodeOperationError(this.getNode(), error.message, { itemIndex: at, description });
+}
+
+/**
+ * Fire Trigger for the items of one node run (n8n's customOperations: the node owns the
+ * loop). Every item is checked before anything is sent; "On Error: Stop" stops sending at the
+ * first failure, and cancelling the execution drops every item not yet sent.
+ */
+export async function fireItems(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const node = this.getNode();
+	const continueOnFail = this.continueOnFail();
+	const outcomes: Outcome[] = [];
+	const inputs: Array<FireInput | undefined> = [];
+	const bodies: IDataObject[] = [];
+
+	let options;
+	try {
+		options = readOptions(node, this.getNodeParameter('options', 0, {}), 0);
+	} catch (error) {
+		if (!continueOnFail) throw error;
+		return [items.map((_, index) => errorItem(error as Error, {}, index))];
+	}
+	for (let index = 0; index < items.length; index++) {
+		const body = (bodies[index] = {
+			entityType: this.getNodeParameter('entityType', index),
+			entityId: this.getNodeParameter('entityId', index, '', { extractValue: true }),
+			triggerId: this.getNodeParameter('triggerId', index, '', { extractValue: true }),
+		} as IDataObject);
+		try {
+			inputs[index] = checkFireInput(node, index, body, this.getNodeParameter('entityId.mode', index, 'id') as string);
+		} catch (error) {
+			if (!continueOnFail) throw error;
+			outcomes[index] = { error: error as Error };
+		}
+	}
+
+	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
+	const defaults = requestDefaultsOf.call(this, credentials);
+	const signal = this.getExecutionCancelSignal();
+	const run: NodeRun = { pacer: pacerOf(credentials), options, turns: {} };
+	const stop = () => run.pacer.cancel(run.turns);
+	if (!continueOnFail) run.onFailure = stop;
+	signal?.addEventListener('abort', stop);
+	try {
+		await Promise.all(
+			inputs.map(async (input, itemIndex) => {
+				if (!input) return;
+				const fields = input as unknown as IDataObject;
+				try {
+					if (signal?.aborted) throw new TurnCancelled();
+					const request = { ...defaults, method: 'POST' as const, url: '/v1/triggers/fire', body: fields };
+					const sent = await sendItem.call(this, run, { operation: 'fire', request, itemIndex, fields });
+					outcomes[itemIndex] = sent.failure
+						? { error: toNodeApiError(node, sent.failure, 'fire', itemIndex) }
+						: { fired: { success: true, ...fields } };
+				} catch (error) {
+					if (!(error instanceof TurnCancelled)) throw error;
+					outcomes[itemIndex] = { error: cancelledError(this, itemIndex), notSent: true };
+				}
+			}),
+		);
+	} finally {
+		signal?.removeEventListener('abort', stop);
+	}
+
+	const failed = outcomes.findIndex((o) => o.error && !o.notSent);
+	if (!continueOnFail && failed >= 0) throw stopError.call(this, failed, outcomes);
+	return [
+		outcomes.map((outcome, index) =>
+			outcome.fired
+				? { json: outcome.fired, pairedItem: { item: index } }
+				: errorItem(outcome.error, { ...(inputs[index] ?? bodies[index]) }, index),
+		),
+	];
+}

@@ -1,0 +1,117 @@
+import type { IDataObject, INode, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import { shown } from './shown';
+
+export interface Options {
+	requestsPerMinute: number;
+	maxConcurrent: number;
+	maxRateLimitRetries: number;
+	maxRateLimitWaitSeconds: number;
+	retryAmbiguousFires: boolean;
+}
+
+// The defaults are literals, as n8n's lint rules require; the node reads its defaults and
+// ranges from here, so what the editor shows is what the node uses.
+export const optionsDescription: INodeProperties = {
+	displayName: 'Options',
+	name: 'options',
+	type: 'collection',
+	placeholder: 'Add option',
+	default: {},
+	options: [
+		{
+			displayName: 'Max Concurrent Requests',
+			name: 'maxConcurrent',
+			type: 'number',
+			typeOptions: { minValue: 1, maxValue: 100, numberPrecision: 0 },
+			default: 5,
+			description: 'How many requests with this API key may wait for an answer at the same time',
+		},
+		{
+			displayName: 'Max Retries on Rate Limit',
+			name: 'maxRateLimitRetries',
+			type: 'number',
+			typeOptions: { minValue: 0, maxValue: 20, numberPrecision: 0 },
+			default: 5,
+			description:
+				'How many times an item refused with "too many requests" (429) is sent again, after the wait Vibecode asks for. Safe: a refused request never reached Bitrix24.',
+		},
+		{
+			displayName: 'Max Wait on Rate Limit (Seconds)',
+			name: 'maxRateLimitWaitSeconds',
+			type: 'number',
+			typeOptions: { minValue: 0, maxValue: 600 },
+			default: 30,
+			description:
+				'The longest wait after a "too many requests" (429) answer. When Vibecode asks for a longer one, the item fails at once (it was not fired) instead of holding the key.',
+		},
+		{
+			displayName: 'Requests per Minute',
+			name: 'requestsPerMinute',
+			type: 'number',
+			typeOptions: { minValue: 1, maxValue: 1000000 },
+			default: 300,
+			description:
+				"Requests are spread evenly to stay under this rate. Vibecode allows 300 per minute per key unless the key's limit was changed in the Vibecode dashboard. All workflows that use the same key share one pace; each request keeps the rate set in its own node.",
+		},
+		{
+			displayName: 'Retry Failed Fires (May Fire Twice)',
+			name: 'retryAmbiguousFires',
+			type: 'boolean',
+			default: false,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				'Whether to send a fire once more when it failed after it was sent (gateway error 502 or 504, broken connection, timeout). Bitrix24 may already have run the automation, so turning this on can run it twice.',
+		},
+	],
+};
+
+const fields = optionsDescription.options as INodeProperties[];
+
+export const DEFAULT_OPTIONS = Object.fromEntries(fields.map((f) => [f.name, f.default])) as unknown as Options;
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function toNumber(value: unknown): number | undefined {
+	if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+	if (typeof value !== 'string' || !DECIMAL.test(value.trim())) return undefined;
+	return Number(value.trim());
+}
+
+function toBoolean(value: unknown): boolean | undefined {
+	if (typeof value === 'boolean') return value;
+	const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+	return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+function checked(field: INodeProperties, value: unknown): { value?: number | boolean; rule: string } {
+	if (field.type === 'boolean') return { value: toBoolean(value), rule: 'true or false' };
+	const { minValue = -Infinity, maxValue = Infinity, numberPrecision } = field.typeOptions ?? {};
+	const whole = numberPrecision === 0;
+	const rule = `a ${whole ? 'whole number' : 'number'} from ${minValue} to ${maxValue}`;
+	const number = toNumber(value);
+	const fits = number !== undefined && number >= minValue && number <= maxValue && (!whole || Number.isInteger(number));
+	return { value: fits ? number : undefined, rule };
+}
+
+/**
+ * The node options, checked and converted once per run. Expressions arrive unconverted
+ * ("false" as text, nothing as undefined), so every value is checked here before anything is sent.
+ */
+export function readOptions(node: INode, raw: unknown, itemIndex: number): Options {
+	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
+	const options = { ...DEFAULT_OPTIONS } as unknown as IDataObject;
+	for (const field of fields) {
+		if (!(field.name in given)) continue;
+		const { value, rule } = checked(field, given[field.name]);
+		if (value === undefined) {
+			throw new NodeOperationError(node, `Invalid ${field.displayName} "${shown(given[field.name])}" in item ${itemIndex}`, {
+				itemIndex,
+				description: `The option "${field.displayName}" must be ${rule}. If it is set by an expression, make the expression give such a value.`,
+			});
+		}
+		options[field.name] = value;
+	}
+	return options as unknown as Options;
+}

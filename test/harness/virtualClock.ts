@@ -1,0 +1,33 @@
+import path from 'node:path';
+
+import { PACKAGE_ROOT } from './loadPackage';
+
+interface Clock {
+	now(): number;
+	sleep(ms: number): Promise<void>;
+}
+
+/**
+ * Swaps the pacer's clock (the one the node loaded from dist/ uses) for a virtual one for the
+ * tests of a file: a wait takes no real time and moves the clock on by exactly its length,
+ * so pacing is asserted in exact milliseconds however busy the machine is.
+ */
+export function useVirtualClock() {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const { clock } = require(path.join(PACKAGE_ROOT, 'dist/nodes/Bitrix24Vibecode/transport/clock.js')) as { clock: Clock };
+	const real = { ...clock };
+	const state = { now: 0, sleeps: [] as number[] };
+	beforeEach(() => {
+		// Never backwards: a key's pace carries over from test to test.
+		state.now = Math.max(state.now, real.now());
+		state.sleeps = [];
+		clock.now = () => state.now;
+		clock.sleep = async (ms) => {
+			state.sleeps.push(ms);
+			await new Promise((resolve) => setImmediate(resolve));
+			state.now += ms;
+		};
+	});
+	afterEach(() => Object.assign(clock, real));
+	return state;
+}

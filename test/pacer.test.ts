@@ -1,0 +1,143 @@
+import { Pacer, TurnCancelled } from '../nodes/Bitrix24Vibecode/transport/pacer';
+
+/** A clock that moves only when the pacer waits, by exactly the wait. */
+function virtualClock() {
+	const clock = {
+		at: 0,
+		now: () => clock.at,
+		sleep: async (ms: number) => {
+			await new Promise((resolve) => setImmediate(resolve));
+			clock.at += ms;
+		},
+	};
+	return clock;
+}
+
+type Started = Array<{ name: string; at: number }>;
+
+/** Sends `names` through the pacer; each holds its slot until `hold` resolves for it. */
+function send(pacer: Pacer, clock: { now(): number }, started: Started, names: string[], turn: { run: object; intervalMs?: number; maxInFlight?: number }) {
+	return names.map(async (name) => {
+		await pacer.acquire({ intervalMs: 100, maxInFlight: 10, ...turn });
+		started.push({ name, at: clock.now() });
+		pacer.release();
+		return name;
+	});
+}
+
+const settle = async () => {
+	for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+describe('Pacer (virtual clock)', () => {
+	test('starts are spaced evenly at the interval, in order', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const started: Started = [];
+		await Promise.all(send(pacer, clock, started, ['a', 'b', 'c', 'd'], { run: {}, intervalMs: 250 }));
+
+		expect(started).toEqual([
+			{ name: 'a', at: 0 },
+			{ name: 'b', at: 250 },
+			{ name: 'c', at: 500 },
+			{ name: 'd', at: 750 },
+		]);
+	});
+
+	test('no more than maxInFlight hold a slot at once', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		let inFlight = 0;
+		let most = 0;
+		const releases: Array<() => void> = [];
+		const items = Array.from({ length: 7 }, async () => {
+			await pacer.acquire({ intervalMs: 0, maxInFlight: 3, run: {} });
+			most = Math.max(most, ++inFlight);
+			await new Promise<void>((resolve) => releases.push(resolve));
+			inFlight--;
+			pacer.release();
+		});
+		await settle();
+		expect(inFlight).toBe(3);
+		while (releases.length) {
+			releases.shift()?.();
+			await settle();
+		}
+		await Promise.all(items);
+		expect(most).toBe(3);
+	});
+
+	test('runs sharing a key take turns, each in its own order', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const started: Started = [];
+		const bulk = { run: {} };
+		const late = { run: {} };
+		const first = send(pacer, clock, started, ['b1', 'b2', 'b3', 'b4', 'b5'], bulk);
+		const second = send(pacer, clock, started, ['l1', 'l2'], late);
+		await Promise.all([...first, ...second]);
+
+		expect(started.map((s) => s.name)).toEqual(['b1', 'b2', 'l1', 'b3', 'l2', 'b4', 'b5']);
+		expect(started.map((s) => s.at)).toEqual([0, 100, 200, 300, 400, 500, 600]);
+	});
+
+	test('a hold (a 429\'s wait) delays every start on the key by exactly its length', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const started: Started = [];
+		pacer.holdFor(2_000);
+		await Promise.all(send(pacer, clock, started, ['a', 'b'], { run: {} }));
+
+		expect(started).toEqual([
+			{ name: 'a', at: 2_000 },
+			{ name: 'b', at: 2_100 },
+		]);
+	});
+
+	test('retries go before items that never started', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const run = {};
+		const order: string[] = [];
+		const fresh = ['f1', 'f2'].map(async (name) => {
+			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, run });
+			order.push(name);
+			pacer.release();
+		});
+		const retry = (async () => {
+			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, run }, true);
+			order.push('retry');
+			pacer.release();
+		})();
+		await Promise.all([...fresh, retry]);
+
+		// f1 had already started when the retry queued; the retry then goes before f2.
+		expect(order).toEqual(['f1', 'retry', 'f2']);
+	});
+
+	test('cancelling a run drops its waiting turns at once, retries too; other runs go on', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const stopped = {};
+		const other = {};
+		const outcomes: string[] = [];
+		const turn = (name: string, run: object, retry = false) =>
+			pacer.acquire({ intervalMs: 1_000, maxInFlight: 10, run }, retry).then(
+				() => {
+					outcomes.push(`${name} started`);
+					pacer.release();
+				},
+				(error: unknown) => outcomes.push(`${name} ${error instanceof TurnCancelled ? 'dropped' : 'failed'}`),
+			);
+		const all = [turn('s1', stopped), turn('s2', stopped), turn('s3', stopped, true), turn('o1', other), turn('o2', other)];
+		// s1 has started; the others wait for their turn, a virtual second apart.
+		for (let i = 0; i < 10; i++) await Promise.resolve();
+		expect(outcomes).toEqual(['s1 started']);
+		pacer.cancel(stopped);
+		await Promise.all(all);
+
+		// s1 started at once; the rest of the stopped run never starts, however long it waited.
+		expect(outcomes.filter((o) => o.startsWith('s')).sort()).toEqual(['s1 started', 's2 dropped', 's3 dropped']);
+		expect(outcomes.filter((o) => o.startsWith('o'))).toEqual(['o1 started', 'o2 started']);
+	});
+});
