@@ -1,4 +1,4 @@
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INode } from 'n8n-workflow';
 
 import { startSandbox, SEEDED, type Sandbox, type SandboxOptions } from './sandbox/server';
 import { runWorkflow, type OnError, type RunResult } from './harness/runWorkflow';
@@ -20,12 +20,20 @@ export function useSandbox(options: SandboxOptions = { rateLimit: false }) {
 export async function fireAt(
 	sandbox: Sandbox,
 	items: IDataObject[],
-	{ onError, apiKey = SEEDED.personal, ...overrides }: IDataObject & { onError?: OnError; apiKey?: string } = {},
+	{
+		onError,
+		apiKey = SEEDED.personal,
+		settings,
+		signal,
+		...overrides
+	}: IDataObject & { onError?: OnError; apiKey?: string; settings?: Partial<INode>; signal?: AbortSignal } = {},
 ): Promise<RunResult> {
 	return await runWorkflow({
 		parameters: fireParameters(overrides),
 		items,
 		onError,
+		settings,
+		signal,
 		credentials: { apiKey, baseUrl: sandbox.url },
 	});
 }

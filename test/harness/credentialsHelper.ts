@@ -12,9 +12,11 @@ import {
  * the credential with its defaults applied and lets the credential type sign each request.
  */
 export class CredentialsHelper extends ICredentialsHelper {
+	/** `data` is every node's credential, or a credential per id (nodes' `credentials.<type>.id`). */
 	constructor(
 		private readonly type: ICredentialType,
 		private data: ICredentialDataDecryptedObject,
+		private readonly byId: Record<string, ICredentialDataDecryptedObject> = {},
 	) {
 		super();
 	}
@@ -53,10 +55,11 @@ export class CredentialsHelper extends ICredentialsHelper {
 		throw new Error('not used by this package');
 	}
 
-	async getDecrypted(): Promise<ICredentialDataDecryptedObject> {
+	async getDecrypted(_additionalData?: unknown, nodeCredentials?: { id: string | null }): Promise<ICredentialDataDecryptedObject> {
+		const data = (nodeCredentials?.id && this.byId[nodeCredentials.id]) || this.data;
 		const withDefaults: ICredentialDataDecryptedObject = {};
 		for (const property of this.type.properties) {
-			withDefaults[property.name] = this.data[property.name] ?? (property.default as string);
+			withDefaults[property.name] = data[property.name] ?? (property.default as string);
 		}
 		return withDefaults;
 	}

@@ -2,6 +2,7 @@ import { ExecutionLifecycleHooks, WorkflowExecute } from 'n8n-core';
 import {
 	Workflow,
 	type ICredentialDataDecryptedObject,
+	type IConnections,
 	type ICredentialType,
 	type IDataObject,
 	type INode,
@@ -32,6 +33,9 @@ export interface RunOptions {
 	items?: IDataObject[];
 	onError?: OnError;
 	credentials: ICredentialDataDecryptedObject;
+	/** More node settings, such as Retry On Fail: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 }. */
+	settings?: Partial<INode>;
+	signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -67,8 +71,9 @@ const itemsNode: INodeType = {
 	},
 };
 
-function nodeTypesOf(vibecode: INodeType): INodeTypes {
+function nodeTypesOf(vibecode: INodeType, more: INodeType[]): INodeTypes {
 	const byName: Record<string, INodeType> = { [NODE_TYPE]: vibecode, [SOURCE_TYPE]: itemsNode };
+	for (const type of more) byName[type.description.name] = type;
 	return {
 		getByName: (name) => byName[name],
 		getByNameAndVersion: (name) => byName[name],
@@ -96,6 +101,7 @@ export function additionalDataFor(
 	workflow: Workflow,
 	credentialType: ICredentialType,
 	credentials: ICredentialDataDecryptedObject,
+	credentialsById: Record<string, ICredentialDataDecryptedObject> = {},
 ): IWorkflowExecuteAdditionalData {
 	unrefSshCleanupTimer();
 	const hooks = new ExecutionLifecycleHooks('manual', 'test-execution', {
@@ -110,7 +116,7 @@ export function additionalDataFor(
 		activeVersionId: null,
 	} as never);
 	return {
-		credentialsHelper: new CredentialsHelper(credentialType, credentials),
+		credentialsHelper: new CredentialsHelper(credentialType, credentials, credentialsById),
 		hooks,
 		executionId: 'test-execution',
 		currentNodeExecutionIndex: 0,
@@ -133,22 +139,21 @@ export function additionalDataFor(
  * WorkflowExecute.run on either engine: n8n-core 2.x takes an options object, 1.x takes
  * run(workflow, startNode, destinationNode?, pinData?, …). Use it instead of calling run directly.
  */
-export async function executeRun(workflowExecute: WorkflowExecute, workflow: Workflow, startNode: INode): Promise<IRun> {
-	if (N8N_CORE_MAJOR >= 2) return await workflowExecute.run({ workflow, startNode });
-	const runV1 = workflowExecute.run as unknown as (workflow: Workflow, startNode: INode) => Promise<IRun>;
-	return await runV1.call(workflowExecute, workflow, startNode);
+export async function executeRun(
+	workflowExecute: WorkflowExecute,
+	workflow: Workflow,
+	startNode: INode,
+	signal?: AbortSignal,
+): Promise<IRun> {
+	type Run = Promise<IRun> & { cancel(): void };
+	const runV1 = workflowExecute.run as unknown as (workflow: Workflow, startNode: INode) => Run;
+	const running = (N8N_CORE_MAJOR >= 2 ? workflowExecute.run({ workflow, startNode }) : runV1.call(workflowExecute, workflow, startNode)) as Run;
+	// What n8n's "Stop execution" does: cancel the run, which aborts the execution's signal.
+	signal?.addEventListener('abort', () => running.cancel());
+	return await running;
 }
 
 export async function runWorkflow(options: RunOptions): Promise<RunResult> {
-	const { nodeType, credentialType } = await loadPackage();
-	const source: INode = {
-		id: 'source',
-		name: SOURCE_NODE,
-		type: SOURCE_TYPE,
-		typeVersion: 1,
-		position: [0, 0],
-		parameters: { items: JSON.stringify(options.items ?? [{}]) },
-	};
 	const vibecode: INode = {
 		id: 'vibecode',
 		name: VIBECODE_NODE,
@@ -158,17 +163,15 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
 		parameters: options.parameters,
 		credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
 		onError: options.onError ?? 'stopWorkflow',
+		...options.settings,
 	};
-	const workflow = new Workflow({
-		id: 'test-workflow',
-		nodes: [source, vibecode],
+	const run = await runGraph({
+		items: options.items,
+		nodes: [vibecode],
 		connections: { [SOURCE_NODE]: { main: [[{ node: VIBECODE_NODE, type: 'main', index: 0 }]] } },
-		active: false,
-		nodeTypes: nodeTypesOf(nodeType),
-		settings: { executionOrder: 'v1' },
+		credentials: { '1': options.credentials },
+		signal: options.signal,
 	});
-	const additionalData = additionalDataFor(workflow, credentialType, options.credentials);
-	const run = await executeRun(new WorkflowExecute(additionalData, 'manual'), workflow, source);
 	const task = run.data.resultData.runData[VIBECODE_NODE]?.[0];
 	const outputs = task?.data?.main ?? [];
 	return {
@@ -177,4 +180,43 @@ export async function runWorkflow(options: RunOptions): Promise<RunResult> {
 		error: run.data.resultData.error,
 		run,
 	};
+}
+
+export interface GraphOptions {
+	/** What the start node ("Items") outputs. */
+	items?: IDataObject[];
+	/** The other nodes; a Vibecode node has type NODE_TYPE. */
+	nodes: INode[];
+	/** Connections, from "Items" on. */
+	connections: IConnections;
+	/** Credential data by credential id. */
+	credentials: Record<string, ICredentialDataDecryptedObject>;
+	/** Node types besides the Vibecode node and "Items". */
+	types?: INodeType[];
+	/** Aborting it stops the execution, as n8n's "Stop execution" does. */
+	signal?: AbortSignal;
+}
+
+/** Runs a workflow that starts with the node "Items" and holds any nodes after it. */
+export async function runGraph(options: GraphOptions): Promise<IRun> {
+	const { nodeType, credentialType } = await loadPackage();
+	const source: INode = {
+		id: 'source',
+		name: SOURCE_NODE,
+		type: SOURCE_TYPE,
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: { items: JSON.stringify(options.items ?? [{}]) },
+	};
+	const workflow = new Workflow({
+		id: 'test-workflow',
+		nodes: [source, ...options.nodes],
+		connections: options.connections,
+		active: false,
+		nodeTypes: nodeTypesOf(nodeType, options.types ?? []),
+		settings: { executionOrder: 'v1' },
+	});
+	const [first] = Object.values(options.credentials);
+	const additionalData = additionalDataFor(workflow, credentialType, first ?? {}, options.credentials);
+	return await executeRun(new WorkflowExecute(additionalData, 'manual'), workflow, source, options.signal);
 }

@@ -7,11 +7,11 @@ import type {
 	IHttpRequestOptions,
 	INodeExecutionData,
 } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import { NodeApiError, NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { readOptions, type Options } from '../shared/options';
 import { toNodeApiError, type Operation, type VibecodeFailure } from './errors';
-import { atMostOnce } from './ledger';
+import { atMostOnce, fireKey } from './ledger';
 import { TurnCancelled, type Pacer } from './pacer';
 import { CREDENTIAL_TYPE, pacerOf, sendPaced, type Sent } from './request';
 
@@ -21,6 +21,8 @@ export interface NodeRun {
 	options: Options;
 	/** The run's place in the key's pace; cancelling it drops its waiting items. */
 	turns: object;
+	/** What n8n hands every try of the same run (Retry On Fail, an AI tool's retries): the ledger's scope. */
+	tries: object;
 	onFailure?: (itemIndex: number, failure: VibecodeFailure) => void;
 }
 
@@ -46,9 +48,7 @@ export async function sendItem(this: Context, run: NodeRun, item: ItemRequest): 
 			onFailure: run.onFailure && ((failure) => run.onFailure?.(item.itemIndex, failure)),
 		});
 	if (item.operation !== 'fire') return await send();
-	const { entityType, entityId, triggerId } = item.fields;
-	const fire = `${this.getNode().name}\n${item.itemIndex}\n${entityType}:${entityId}:${triggerId}`;
-	return await atMostOnce(this.getExecuteData(), fire, send);
+	return await atMostOnce(run.tries, fireKey(this.getNode().name, item.itemIndex, item.fields), send);
 }
 
 /**
@@ -112,13 +112,18 @@ export function runItem(handler: OperationHandler) {
 			}
 			const turns = {};
 			const pacer = pacerOf(await this.getCredentials(CREDENTIAL_TYPE));
+			// An AI tool call's arguments are one object for all of that call's tries; an item of
+			// the main input is the same object on every try of its node run.
+			const toolCall = this.getInputData(0, NodeConnectionTypes.AiTool).json;
+			const tries = Object.keys(toolCall).length > 0 ? toolCall : this.getInputData().json;
 			const signal = this.getExecutionCancelSignal();
 			const cancel = () => pacer.cancel(turns);
 			signal?.addEventListener('abort', cancel);
 			let sent: Sent;
 			try {
 				if (signal?.aborted) throw new TurnCancelled();
-				sent = await sendItem.call(this, { pacer, options, turns }, { operation: handler.operation, request, itemIndex, fields });
+				const run = { pacer, options, turns, tries };
+				sent = await sendItem.call(this, run, { operation: handler.operation, request, itemIndex, fields });
 			} catch (error) {
 				throw error instanceof TurnCancelled ? cancelledError(this, itemIndex) : error;
 			} finally {

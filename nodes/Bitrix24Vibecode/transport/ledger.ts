@@ -1,28 +1,48 @@
 import { isAmbiguous } from './errors';
 import type { Sent } from './request';
 
-// What became of each fire that may have reached Bitrix24, per node run. n8n's Retry On Fail
-// runs the node again with the same execute data, and an AI agent's tool calls share the
-// agent's: a fire found here is answered from memory, never sent again. Refused fires and
-// fires that were never sent are forgotten, so a retry sends them.
-const memory = new WeakMap<object, Map<string, Promise<Sent>>>();
+// What became of each fire that may have reached Bitrix24, for one run and all its tries: n8n's
+// Retry On Fail runs the node again with the same execute data, and an AI tool call's retries
+// get the same arguments object. A fire found here is answered from memory, never sent again.
+// Refused fires and fires that were never sent are forgotten, so a retry sends them.
+interface Entry {
+	pending: Promise<Sent>;
+	settled?: Sent;
+}
+
+const memory = new WeakMap<object, Map<string, Entry>>();
+
+/** One fire of one item of a node: the same item and record on a later try is the same fire. */
+export const fireKey = (nodeName: string, itemIndex: number, fields: Record<string, unknown>) =>
+	`${nodeName}\n${itemIndex}\n${fields.entityType}:${fields.entityId}:${fields.triggerId}`;
+
+function entriesOf(run: object): Map<string, Entry> {
+	let entries = memory.get(run);
+	if (!entries) {
+		entries = new Map();
+		memory.set(run, entries);
+	}
+	return entries;
+}
+
+/** The outcome of a fire that an earlier try settled. */
+export function recall(run: object, fire: string): Sent | undefined {
+	return memory.get(run)?.get(fire)?.settled;
+}
 
 export async function atMostOnce(run: object, fire: string, send: () => Promise<Sent>): Promise<Sent> {
-	let fires = memory.get(run);
-	if (!fires) {
-		fires = new Map();
-		memory.set(run, fires);
-	}
-	const known = fires.get(fire);
-	if (known) return await known;
-	const attempt = send();
-	fires.set(fire, attempt);
+	const entries = entriesOf(run);
+	const known = entries.get(fire);
+	if (known) return await known.pending;
+	const entry: Entry = { pending: send() };
+	entries.set(fire, entry);
 	try {
-		const sent = await attempt;
-		if (sent.failure && !isAmbiguous(sent.failure)) fires.delete(fire);
+		const sent = await entry.pending;
+		if (sent.failure && !isAmbiguous(sent.failure)) entries.delete(fire);
+		else entry.settled = sent;
 		return sent;
 	} catch (error) {
-		fires.delete(fire);
+		entries.delete(fire);
 		throw error;
 	}
 }

@@ -5,7 +5,8 @@ import { readOptions } from '../../shared/options';
 import { toNodeApiError } from '../../transport/errors';
 import { cancelledError, errorItem, sendItem, type NodeRun } from '../../transport/itemRunner';
 import { TurnCancelled } from '../../transport/pacer';
-import { CREDENTIAL_TYPE, pacerOf, requestDefaultsOf } from '../../transport/request';
+import { fireKey, recall } from '../../transport/ledger';
+import { CREDENTIAL_TYPE, pacerOf, requestDefaultsOf, type Sent } from '../../transport/request';
 import { checkFireInput, type FireInput } from './fireInput';
 
 type Outcome = { fired: IDataObject; error?: undefined; notSent?: undefined } | { fired?: undefined; error: Error; notSent?: boolean };
@@ -83,22 +84,31 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
 	const defaults = requestDefaultsOf.call(this, credentials);
 	const signal = this.getExecutionCancelSignal();
-	const run: NodeRun = { pacer: pacerOf(credentials), options, turns: {} };
+	// Every try of Retry On Fail gets the same execute data: fires it already knows are not sent again.
+	const run: NodeRun = { pacer: pacerOf(credentials), options, turns: {}, tries: this.getExecuteData() };
 	const stop = () => run.pacer.cancel(run.turns);
 	if (!continueOnFail) run.onFailure = stop;
 	signal?.addEventListener('abort', stop);
+	const fromSent = (sent: Sent, itemIndex: number, fields: IDataObject): Outcome =>
+		sent.failure
+			? { error: toNodeApiError(node, sent.failure, 'fire', itemIndex) }
+			: { fired: { success: true, ...fields } };
+	// An earlier try's fires first: in "Stop" mode a failure among them ends this try before it sends.
+	inputs.forEach((input, itemIndex) => {
+		const known = input && recall(run.tries, fireKey(node.name, itemIndex, input as unknown as IDataObject));
+		if (known) outcomes[itemIndex] = fromSent(known, itemIndex, input as unknown as IDataObject);
+	});
+	const stopped = !continueOnFail && outcomes.some((o) => o?.error);
 	try {
 		await Promise.all(
 			inputs.map(async (input, itemIndex) => {
-				if (!input) return;
+				if (!input || outcomes[itemIndex]) return;
 				const fields = input as unknown as IDataObject;
 				try {
-					if (signal?.aborted) throw new TurnCancelled();
+					if (stopped || signal?.aborted) throw new TurnCancelled();
 					const request = { ...defaults, method: 'POST' as const, url: '/v1/triggers/fire', body: fields };
 					const sent = await sendItem.call(this, run, { operation: 'fire', request, itemIndex, fields });
-					outcomes[itemIndex] = sent.failure
-						? { error: toNodeApiError(node, sent.failure, 'fire', itemIndex) }
-						: { fired: { success: true, ...fields } };
+					outcomes[itemIndex] = fromSent(sent, itemIndex, fields);
 				} catch (error) {
 					if (!(error instanceof TurnCancelled)) throw error;
 					outcomes[itemIndex] = { error: cancelledError(this, itemIndex), notSent: true };
