@@ -58,11 +58,22 @@ describe('API errors become clear messages', () => {
 		);
 	});
 
-	test('an unknown code still names the code and the HTTP status', async () => {
-		recordFires(() => [418, apiError('TEAPOT', 'short and stout')]);
-		const result = await fire([{ id: 1 }], { onError: 'stopWorkflow' });
+	// Codes the node does not know keep their own code, the API's words and a hint that is true of the status alone.
+	test.each([
+		[404, 'TRIGGER_NOT_FOUND', /^Vibecode refused the request, so the trigger did not fire\. Its message below says why/],
+		[400, 'ENTITY_NOT_FOUND', /^Vibecode refused the request, so the trigger did not fire\./],
+		[418, 'TEAPOT', /^Vibecode refused the request, so the trigger did not fire\./],
+		[503, 'MAINTENANCE', MAY_HAVE_FIRED],
+	])('an unknown %i %s keeps its own code and borrows no other code\'s advice', async (status, code, hint) => {
+		recordFires(() => [status, apiError(code, 'Нет такой записи', { hint: 'Check the ID' })]);
+		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
-		expect(result.error?.message).toBe('Vibecode refused the request (TEAPOT, HTTP 418)');
+		const error = details(result.errors[0]);
+		expect(error.message).toBe(`Vibecode refused the request (${code}, HTTP ${status})`);
+		expect(error).toMatchObject({ code, httpCode: status, hint: expect.stringMatching(hint) });
+		expect(error.description).toContain("Vibecode's hint: Check the ID");
+		expect(error.description).toContain('Vibecode said: "Нет такой записи"');
+		expect(error.description).not.toMatch(/Base URL|Fill in Entity Type/);
 	});
 
 	test('HTTP 200 with success: false is a failure, not a success', async () => {

@@ -2,6 +2,7 @@ import type {
 	ICredentialDataDecryptedObject,
 	IDataObject,
 	INodeExecutionData,
+	INode,
 	INodeParameters,
 } from 'n8n-workflow';
 import nock from 'nock';
@@ -35,12 +36,18 @@ export function listParameters(options: IDataObject = FAST): INodeParameters {
 
 export async function fire(
 	items: IDataObject[],
-	{ onError, credentials, ...overrides }: IDataObject & { onError?: OnError; credentials?: IDataObject } = {},
+	{
+		onError,
+		credentials,
+		settings,
+		...overrides
+	}: IDataObject & { onError?: OnError; credentials?: IDataObject; settings?: Partial<INode> } = {},
 ): Promise<RunResult> {
 	return await runWorkflow({
 		parameters: fireParameters(overrides),
 		items,
 		onError,
+		settings,
 		credentials: (credentials as ICredentialDataDecryptedObject | undefined) ?? { apiKey: PERSONAL_KEY },
 	});
 }

@@ -1,4 +1,9 @@
-import { details, errorMessage, FAST } from './helpers';
+import nock from 'nock';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import path from 'node:path';
+
+import { API, details, errorMessage, FAST, fire, fireParameters, PERSONAL_KEY } from './helpers';
 import { fireAt, useSandbox } from './sandboxRun';
 import { runWorkflow } from './harness/runWorkflow';
 import { startSandbox } from './sandbox/server';
@@ -6,6 +11,20 @@ import { startSandbox } from './sandbox/server';
 const box = useSandbox();
 const MAY_HAVE_FIRED = /may already have fired/;
 const WITH_RETRY = { ...FAST, retryAmbiguousFires: true };
+const NOT_SENT = /^Nothing reached Bitrix24, so the trigger did not fire: the item is safe to run again\./;
+afterEach(() => nock.cleanAll());
+
+const socketError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+/** Fire Trigger for record 1 against a Base URL, with the error output. */
+async function fireWith(baseUrl: string, requestOptions: object = {}) {
+	return await runWorkflow({
+		parameters: { ...fireParameters(), requestOptions },
+		items: [{ id: 1 }],
+		onError: 'continueErrorOutput',
+		credentials: { apiKey: PERSONAL_KEY, baseUrl },
+	});
+}
 
 describe('Network faults', () => {
 	test('a connection reset before the body was read: mapped, not resent', async () => {
@@ -71,4 +90,91 @@ describe('Network faults', () => {
 		expect(result.error).toBeUndefined();
 		expect(result.main.map((item) => item.json.CODE)).toContain('payment_received');
 	}, 15_000);
+
+	describe('a failure that cannot have reached Vibecode says the fire was not sent', () => {
+		let tls: Server;
+		let tlsRequests = 0;
+		beforeAll(async () => {
+			const fixture = (name: string) => readFileSync(path.join(__dirname, 'fixtures', name));
+			tls = createServer({ key: fixture('selfsigned.key'), cert: fixture('selfsigned.crt') }, (_req, res) => {
+				tlsRequests++;
+				res.setHeader('Content-Type', 'application/json');
+				res.end(JSON.stringify({ success: true, data: true }));
+			});
+			await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+		});
+		afterAll(async () => await new Promise((resolve) => tls.close(resolve)));
+		const tlsUrl = () => `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
+
+		test('a refused connection', async () => {
+			const closed = await startSandbox();
+			await closed.close();
+			const result = await fireWith(closed.url);
+
+			expect(errorMessage(result.errors[0])).toBe('Could not connect to Vibecode');
+			expect(details(result.errors[0])).toMatchObject({ code: 'ECONNREFUSED', hint: expect.stringMatching(NOT_SENT) });
+		});
+
+		test('https:// to a server that speaks plain http', async () => {
+			const result = await fireWith(box.sandbox.url.replace('http://', 'https://'));
+
+			expect(errorMessage(result.errors[0])).toBe('A secure connection to Vibecode could not be set up');
+			expect(details(result.errors[0])).toMatchObject({ code: 'TLS_FAILED', hint: expect.stringMatching(NOT_SENT) });
+			expect(box.sandbox.fires).toEqual([]);
+		});
+
+		test('a certificate n8n does not trust; with the node setting "Ignore SSL Issues" the fire goes through', async () => {
+			tlsRequests = 0;
+			const refused = await fireWith(tlsUrl());
+
+			expect(errorMessage(refused.errors[0])).toBe('A secure connection to Vibecode could not be set up');
+			expect(details(refused.errors[0])).toMatchObject({ code: 'TLS_FAILED', hint: expect.stringMatching(NOT_SENT) });
+			expect(tlsRequests).toBe(0);
+
+			const allowed = await fireWith(tlsUrl(), { allowUnauthorizedCerts: true });
+			expect(allowed.main.map((item) => item.json.success)).toEqual([true]);
+			expect(tlsRequests).toBe(1);
+		});
+
+		test('a Base URL that is not an address', async () => {
+			const result = await fireWith('vibecode dot bitrix24');
+
+			expect(errorMessage(result.errors[0])).toBe('The Base URL is not a valid address');
+			expect(details(result.errors[0])).toMatchObject({ code: 'INVALID_URL', hint: expect.stringMatching(NOT_SENT) });
+		});
+
+		test('a DNS server that does not answer (EAI_AGAIN)', async () => {
+			nock(API).post('/v1/triggers/fire').replyWithError(socketError('EAI_AGAIN', 'getaddrinfo EAI_AGAIN vibecode.bitrix24.tech'));
+			const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
+
+			expect(errorMessage(result.errors[0])).toBe('The Vibecode host name could not be looked up');
+			expect(details(result.errors[0])).toMatchObject({ code: 'EAI_AGAIN', hint: expect.stringMatching(NOT_SENT) });
+		});
+
+		test("n8n's Retry On Fail sends a not-sent fire again, once", async () => {
+			let requests = 0;
+			nock(API).post('/v1/triggers/fire').replyWithError(socketError('ECONNREFUSED', 'connect ECONNREFUSED 1.2.3.4:443'));
+			nock(API)
+				.post('/v1/triggers/fire')
+				.reply(() => {
+					requests++;
+					return [200, { success: true, data: true }];
+				});
+			const result = await fire([{ id: 1 }], {
+				onError: 'continueErrorOutput',
+				settings: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 },
+			});
+
+			expect(requests).toBe(1);
+			expect(result.main.map((item) => item.json.success)).toEqual([true]);
+		});
+	});
+
+	test('a network error the node does not know keeps its code and does not guess', async () => {
+		nock(API).post('/v1/triggers/fire').replyWithError(socketError('EWEIRD', 'something odd'));
+		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
+
+		expect(errorMessage(result.errors[0])).toBe('The connection to Vibecode failed (EWEIRD)');
+		expect(details(result.errors[0])).toMatchObject({ code: 'EWEIRD', hint: expect.stringMatching(MAY_HAVE_FIRED) });
+	});
 });
