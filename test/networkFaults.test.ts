@@ -1,3 +1,4 @@
+import type { INodeParameters } from 'n8n-workflow';
 import nock from 'nock';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -17,7 +18,7 @@ afterEach(() => nock.cleanAll());
 const socketError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
 /** Fire Trigger for record 1 against a Base URL, with the error output. */
-async function fireWith(baseUrl: string, requestOptions: object = {}) {
+async function fireWith(baseUrl: string, requestOptions: INodeParameters = {}) {
 	return await runWorkflow({
 		parameters: { ...fireParameters(), requestOptions },
 		items: [{ id: 1 }],

@@ -82,13 +82,17 @@ const agentType: INodeType = {
 		],
 	},
 	async execute(this: IExecuteFunctions, response?: EngineResponse) {
-		const calls = JSON.parse(this.getNodeParameter('calls', 0) as string) as IDataObject[];
-		const [tool] = (await this.getInputConnectionData(NodeConnectionTypes.AiTool, 0)) as NodeTool[];
+		// A call is the model's arguments, or { tool: n, args } for the n-th tool connected.
+		const calls = (JSON.parse(this.getNodeParameter('calls', 0) as string) as IDataObject[]).map((call) =>
+			typeof call.tool === 'number' ? { tool: call.tool, args: call.args as IDataObject } : { tool: 0, args: call },
+		);
+		const tools = (await this.getInputConnectionData(NodeConnectionTypes.AiTool, 0)) as NodeTool[] | NodeTool;
+		const toolAt = (index: number) => (Array.isArray(tools) ? tools : [tools])[index];
 		if (this.getNodeParameter('path', 0) === 'invoke') {
 			const results: ToolCallResult[] = [];
-			for (const args of calls) {
+			for (const { tool, args } of calls) {
 				try {
-					results.push({ items: JSON.parse((await tool.invoke(args)) as string) as IDataObject[] });
+					results.push({ items: JSON.parse((await toolAt(tool).invoke(args)) as string) as IDataObject[] });
 				} catch (error) {
 					results.push({ error: (error as Error).message });
 				}
@@ -98,9 +102,9 @@ const agentType: INodeType = {
 		// The engine passes an empty response on the first call, the tools' results on the resumed one.
 		if (!response?.actionResponses.length) {
 			const request: EngineRequest = {
-				actions: calls.map((input, index) => ({
+				actions: calls.map(({ tool, args: input }, index) => ({
 					actionType: 'ExecutionNodeAction' as const,
-					nodeName: tool.metadata?.sourceNodeName as string,
+					nodeName: toolAt(tool).metadata?.sourceNodeName as string,
 					input,
 					type: NodeConnectionTypes.AiTool,
 					id: `call_${index}`,
@@ -141,12 +145,30 @@ const startType: INodeType = {
 	},
 };
 
+export interface ToolNode {
+	parameters: INodeParameters;
+	credentials: ICredentialDataDecryptedObject;
+	/** More node settings, such as Retry On Fail. */
+	settings?: Partial<INode>;
+}
+
 /** One run of a workflow Start → AI Agent, with the node as the agent's tool; one result per call. */
 export async function callAsTool(options: {
 	parameters: INodeParameters;
 	calls: IDataObject[];
 	path: ToolPath;
 	credentials: ICredentialDataDecryptedObject;
+	settings?: Partial<INode>;
+}): Promise<{ results: ToolCallResult[]; run: IRun }> {
+	const { parameters, credentials, settings, ...rest } = options;
+	return await callTools({ ...rest, tools: [{ parameters, credentials, settings }] });
+}
+
+/** The same with several Vibecode tool nodes, each with its own credential; a call may name its tool ({ tool: n, args }). */
+export async function callTools(options: {
+	tools: ToolNode[];
+	calls: IDataObject[];
+	path: ToolPath;
 }): Promise<{ results: ToolCallResult[]; run: IRun }> {
 	const { nodeType, credentialType } = await loadPackage();
 	const tool = asTool(nodeType);
@@ -164,18 +186,27 @@ export async function callAsTool(options: {
 		parameters,
 		...extra,
 	});
+	const toolName = (index: number) => (index === 0 ? TOOL : `${TOOL} ${index + 1}`);
 	const workflow = new Workflow({
 		id: 'test-workflow',
 		nodes: [
 			node(START, startType.description.name, {}),
 			node(AGENT, agentType.description.name, { calls: JSON.stringify(options.calls), path: options.path }),
-			node(TOOL, `${NODE_TYPE}Tool`, options.parameters, {
-				credentials: { [CREDENTIAL_TYPE]: { id: '1', name: 'Vibecode account' } },
-			}),
+			...options.tools.map((t, index) =>
+				node(toolName(index), `${NODE_TYPE}Tool`, t.parameters, {
+					credentials: { [CREDENTIAL_TYPE]: { id: String(index + 1), name: `Vibecode account ${index + 1}` } },
+					...t.settings,
+				}),
+			),
 		],
 		connections: {
 			[START]: { main: [[{ node: AGENT, type: NodeConnectionTypes.Main, index: 0 }]] },
-			[TOOL]: { ai_tool: [[{ node: AGENT, type: NodeConnectionTypes.AiTool, index: 0 }]] },
+			...Object.fromEntries(
+				options.tools.map((_, index) => [
+					toolName(index),
+					{ ai_tool: [[{ node: AGENT, type: NodeConnectionTypes.AiTool, index: 0 }]] },
+				]),
+			),
 		},
 		active: false,
 		nodeTypes: {
@@ -185,7 +216,8 @@ export async function callAsTool(options: {
 		},
 		settings: { executionOrder: 'v1' },
 	});
-	const additionalData = additionalDataFor(workflow, credentialType, options.credentials);
+	const byId = Object.fromEntries(options.tools.map((t, index) => [String(index + 1), t.credentials]));
+	const additionalData = additionalDataFor(workflow, credentialType, options.tools[0].credentials, byId);
 	const workflowExecute = new WorkflowExecute(additionalData, 'manual');
 	const startNode = workflow.getNode(START) as INode;
 	const run = await (N8N_CORE_MAJOR >= 2
