@@ -7,6 +7,8 @@ import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 
+import { getRequestHelperFunctions } from 'n8n-core/dist/execution-engine/node-execution-context/utils/request-helpers/factory';
+
 import { runWorkflow } from '../test/harness/runWorkflow';
 import { startSandbox, type Sandbox } from '../test/sandbox/server';
 
@@ -19,13 +21,13 @@ const fireParameters = (options: object) => ({
 	options,
 });
 
-const ids = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i + 1 }));
+const ids = (n: number, from = 1) => Array.from({ length: n }, (_, i) => ({ id: from + i }));
 
-async function fireAll(baseUrl: string, apiKey: string, n: number, options: object) {
+async function fireAll(baseUrl: string, apiKey: string, n: number, options: object, from = 1) {
 	const started = performance.now();
 	const result = await runWorkflow({
 		parameters: fireParameters(options),
-		items: ids(n),
+		items: ids(n, from),
 		onError: 'continueErrorOutput',
 		credentials: { apiKey, baseUrl },
 	});
@@ -43,21 +45,14 @@ async function rateLimited(n: number) {
 	try {
 		for (const [label, options] of [
 			['node, default options', {}],
-			['node, pacing off (all at once, no retry)', { requestsPerMinute: 1e9, maxConcurrent: n, maxRateLimitRetries: 0 }],
+			['node, pacing off (100 in flight, no retry)', { requestsPerMinute: 1e6, maxConcurrent: 100, maxRateLimitRetries: 0 }],
 		] as const) {
 			const key = `vibe_api_bench_${rows.length}`;
 			const { id } = sandbox.addKey(key);
 			const { seconds } = await fireAll(sandbox.url, key, n, options);
-			const fired = new Map<number, number>();
-			for (const f of sandbox.fires) if (f.apiKeyId === id) fired.set(Number(f.entityId), (fired.get(Number(f.entityId)) ?? 0) + 1);
-			const requests = sandbox.requests.filter((r) => r.apiKeyId === id);
-			const refused = requests.filter((r) => r.status === 429).length;
 			rows.push({
 				label,
-				once: [...fired.values()].filter((c) => c === 1).length,
-				lost: n - fired.size,
-				twice: [...fired.values()].filter((c) => c > 1).length,
-				refused: `${refused} (${((100 * refused) / requests.length).toFixed(1)} %)`,
+				...tally(sandbox, id, n),
 				seconds,
 				ratio: seconds / floor,
 			});
@@ -66,6 +61,95 @@ async function rateLimited(n: number) {
 		await sandbox.close();
 	}
 	return { floor, rows };
+}
+
+/** Fires per record of one key: how many were fired once, twice, or not at all. */
+function tally(sandbox: Sandbox, keyId: string, n: number) {
+	const fired = new Map<number, number>();
+	for (const f of sandbox.fires) if (f.apiKeyId === keyId) fired.set(Number(f.entityId), (fired.get(Number(f.entityId)) ?? 0) + 1);
+	const requests = sandbox.requests.filter((r) => r.apiKeyId === keyId);
+	const refused = requests.filter((r) => r.status === 429).length;
+	return {
+		once: [...fired.values()].filter((c) => c === 1).length,
+		lost: n - fired.size,
+		twice: [...fired.values()].filter((c) => c > 1).length,
+		refused: `${refused} (${((100 * refused) / Math.max(1, requests.length)).toFixed(1)} %)`,
+	};
+}
+
+/** One n8n process of several: `node scripts/bench.js --worker '{…}'` prints its result as JSON. */
+export async function worker(job: string) {
+	const { url, apiKey, from, count, options } = JSON.parse(job);
+	const { seconds, ok } = await fireAll(url, apiKey, count, options, from);
+	console.log(JSON.stringify({ seconds, ok }));
+}
+
+function spawnWorker(job: object): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const child = spawn(process.execPath, [path.join(__dirname, '../scripts/bench.js'), '--worker', JSON.stringify(job)], {
+			stdio: ['ignore', 'ignore', 'inherit'],
+		});
+		child.on('error', reject);
+		child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`a worker exited with ${code}`))));
+	});
+}
+
+/** Several n8n processes fire with one key at once: each paces alone; the gateway's 429 keeps them in line. */
+async function processes(n: number, count: number) {
+	const limit = { limit: 30, windowMs: 6_000 };
+	const floor = n / (limit.limit / (limit.windowMs / 1000));
+	const sandbox = await startSandbox({ rateLimit: limit });
+	const rows = [];
+	try {
+		for (const [label, options] of [
+			[`${count} processes, default options`, { maxRateLimitRetries: 20 }],
+			[`${count} processes, Requests per Minute split (${Math.floor(300 / count)} each)`, { requestsPerMinute: Math.floor(300 / count), maxRateLimitRetries: 20 }],
+		] as const) {
+			const key = `vibe_api_bench_processes_${rows.length}`;
+			const { id } = sandbox.addKey(key);
+			const share = n / count;
+			const started = performance.now();
+			await Promise.all(
+				Array.from({ length: count }, (_, index) =>
+					spawnWorker({ url: sandbox.url, apiKey: key, from: 1 + index * share, count: share, options }),
+				),
+			);
+			const seconds = (performance.now() - started) / 1000;
+			rows.push({ label, ...tally(sandbox, id, n), seconds, ratio: seconds / floor });
+		}
+	} finally {
+		await sandbox.close();
+	}
+	return { floor, rows };
+}
+
+/** What any node's requests cost: n8n-core's own HTTP helper, called directly with the same concurrency. */
+async function helperAlone(url: string, apiKey: string, n: number, concurrency: number) {
+	const helpers = getRequestHelperFunctions(
+		{ id: 'bench', settings: {} } as never,
+		{ id: 'bench', name: 'bench', type: 'bench', typeVersion: 1, position: [0, 0], parameters: {} },
+		{} as never,
+		{ resultData: { runData: {} } } as never,
+		[],
+	);
+	let next = 1;
+	const started = performance.now();
+	await Promise.all(
+		Array.from({ length: concurrency }, async () => {
+			while (next <= n) {
+				const body = { entityType: 'deal', entityId: next++, triggerId: 'payment_received' };
+				await helpers.httpRequest({
+					method: 'POST',
+					url: `${url}/v1/triggers/fire`,
+					headers: { 'X-Api-Key': apiKey },
+					body,
+					json: true,
+					returnFullResponse: true,
+				});
+			}
+		}),
+	);
+	return (performance.now() - started) / 1000;
 }
 
 /** The ceiling: the same requests from a plain keep-alive client with the same concurrency. */
@@ -103,13 +187,15 @@ async function throughput(n: number, concurrency: number) {
 	try {
 		sandbox.addKey('vibe_api_bench_speed');
 		sandbox.addKey('vibe_api_bench_plain');
+		sandbox.addKey('vibe_api_bench_helper');
 		const node = await fireAll(sandbox.url, 'vibe_api_bench_speed', n, {
-			requestsPerMinute: 1e9,
+			requestsPerMinute: 1e6,
 			maxConcurrent: concurrency,
 		});
 		const plain = await plainClient(sandbox.url, 'vibe_api_bench_plain', n, concurrency);
-		if (sandbox.fires.length !== 2 * n) throw new Error(`expected ${2 * n} fires, got ${sandbox.fires.length}`);
-		return { node: n / node.seconds, plain: n / plain };
+		const helper = await helperAlone(sandbox.url, 'vibe_api_bench_helper', n, concurrency);
+		if (sandbox.fires.length !== 3 * n) throw new Error(`expected ${3 * n} fires, got ${sandbox.fires.length}`);
+		return { node: n / node.seconds, plain: n / plain, helper: n / helper };
 	} finally {
 		await sandbox.close();
 	}
@@ -135,7 +221,7 @@ async function memory(sizes: number[]) {
 			let peak = before;
 			const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
 			const { seconds, ok } = await fireAll(sandbox.url, 'vibe_api_sandbox_personal', n, {
-				requestsPerMinute: 1e9,
+				requestsPerMinute: 1e6,
 				maxConcurrent: 20,
 			});
 			clearInterval(sampler);
@@ -155,6 +241,7 @@ export async function main(argv: string[]) {
 	const n1 = quick ? 60 : 400;
 	const n2 = quick ? 300 : 2_000;
 	const n3 = quick ? [1_000] : [1_000, 10_000];
+	const n4 = quick ? 60 : 150;
 	console.log(`Bench on Node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}\n`);
 
 	const limited = await rateLimited(n1);
@@ -165,16 +252,27 @@ export async function main(argv: string[]) {
 		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
 	}
 
+	const count = 3;
+	const shared = await processes(n4, count);
+	console.log(`\n2. N = ${n4} in ${count} n8n processes with one key, gateway limit 30 per 6 s (floor ${s(shared.floor)})\n`);
+	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | wall time | wall / floor |');
+	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+	for (const r of shared.rows) {
+		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
+	}
+
 	const concurrency = 20;
 	const speed = await throughput(n2, concurrency);
-	console.log(`\n2. N = ${n2}, no limit, 50 ms per answer, ${concurrency} in flight\n`);
+	console.log(`\n3. N = ${n2}, no limit, 50 ms per answer, ${concurrency} in flight\n`);
 	console.log('| client | requests per second | share of the ceiling |');
 	console.log('| --- | ---: | ---: |');
+	const share = (rate: number) => `${((100 * rate) / speed.plain).toFixed(0)} %`;
 	console.log(`| plain Node.js keep-alive client (ceiling) | ${speed.plain.toFixed(0)} | 100 % |`);
-	console.log(`| node through n8n's engine | ${speed.node.toFixed(0)} | ${((100 * speed.node) / speed.plain).toFixed(0)} % |`);
+	console.log(`| n8n-core's HTTP helper alone, no node (what any node's requests cost) | ${speed.helper.toFixed(0)} | ${share(speed.helper)} |`);
+	console.log(`| this node through n8n's engine | ${speed.node.toFixed(0)} | ${share(speed.node)} |`);
 
 	const mem = await memory(n3);
-	console.log('\n3. No limit, 20 in flight, sandbox in its own process\n');
+	console.log('\n4. No limit, 20 in flight, sandbox in its own process\n');
 	console.log('| items | succeeded | wall time | RSS before | peak RSS |');
 	console.log('| ---: | ---: | ---: | ---: | ---: |');
 	for (const r of mem) console.log(`| ${r.n} | ${r.ok} | ${s(r.seconds)} | ${mb(r.before)} | ${mb(r.peak)} |`);

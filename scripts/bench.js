@@ -14,8 +14,9 @@ require.extensions['.ts'] = (module, filename) => {
 // n8n's engine logs every failed item; the table is what this run is for.
 process.env.N8N_LOG_LEVEL ??= 'silent';
 
-require('../bench/bench.ts')
-	.main(process.argv.slice(2))
+const bench = require('../bench/bench.ts');
+const argv = process.argv.slice(2);
+(argv[0] === '--worker' ? bench.worker(argv[1]) : bench.main(argv))
 	.catch((error) => {
 		console.error(error);
 		process.exit(1);

@@ -8,6 +8,7 @@ import {
 	byIdCase,
 	documented,
 	entityIds,
+	KNOWN_CASES,
 	entityTypes,
 	junk,
 	MAX_ID,
@@ -70,6 +71,8 @@ const notRecordLinks = (type: string): fc.Arbitrary<Link> => {
 				record(5).replace('details', 'detail'),
 				record(5).replace(/^\/crm\/(\w+)/, '/crm/$1s'),
 				'/crm/deal/kanban/',
+				// Legacy invoices have IDs of their own, not those of smart invoices.
+				'/crm/invoice/show/5/',
 				'/crm/type/128/details/5/',
 				'/crm/type/1038/details/5/',
 				'/company/personal/user/5/',
@@ -139,17 +142,43 @@ async function runBatch(arbitrary: fc.Arbitrary<Case>, parameters: IDataObject) 
 	expect(wanted.length).toBeGreaterThan(ITEMS / 20);
 
 	// On Error "Stop": the first refused value stops the run with the same message, nothing sent.
-	// (n8n's RoutingNode re-wraps whatever the request hook throws as a NodeApiError.)
 	const refused = cases.find((c) => 'fields' in c.expect) as Case;
 	const stopped = recordFires();
 	const stop = await fire([refused.json], { ...fromItem, onError: 'stopWorkflow' });
 	expect({ item: refused.json, message: stop.error?.message, description: stop.error?.description }).toEqual({
 		item: refused.json,
 		message: expect.stringMatching(/^Invalid (Entity Type|Entity ID|Trigger) ".*" in item 0$/s),
-		description: expect.stringMatching(/^(Entity Type must be|Entity ID must be|Paste the link|The link points|A trigger code has)/),
+		description: expect.stringMatching(/^(Entity Type must be|Entity ID must be|Paste the link|The link points|This is a link to a legacy invoice|A trigger code has)/),
 	});
 	expect(stopped.bodies).toEqual([]);
 }
+
+describe('Known cases', () => {
+	test.each(Object.keys(KNOWN_CASES) as Array<keyof typeof KNOWN_CASES>)('the oracle agrees with the table for %s', (field) => {
+		for (const [value, want] of KNOWN_CASES[field]) expect({ value, got: documented[field](value) }).toEqual({ value, got: want });
+	});
+
+	test('the node agrees with the table', async () => {
+		const cases: Case[] = [
+			...KNOWN_CASES.entityType.map(([t]) => byIdCase(t, 5141, 'payment_received')),
+			...KNOWN_CASES.entityId.map(([v]) => byIdCase('deal', v, 'payment_received')),
+			...KNOWN_CASES.trigger.map(([c]) => byIdCase('deal', 5141, c)),
+		];
+		const api = recordFires();
+		const result = await fire(
+			cases.map((c) => c.json),
+			{ entityType: '={{ $json.t }}', entityId: '={{ $json.v }}', trigger: '={{ $json.c }}', onError: 'continueErrorOutput' },
+		);
+		const seen = outcomes(result, cases.length);
+		const wrong = cases.flatMap((c, index) => {
+			const { ok, error } = seen[index];
+			const found = mismatch(c, index, { ok: ok?.map((item) => item.json), errorMessage: error && errorMessage(error) });
+			return found ? [found] : [];
+		});
+		expect(wrong).toEqual([]);
+		expect(api.bodies.length).toBe(cases.filter((c) => 'body' in c.expect).length);
+	});
+});
 
 describe('Generated input reaches the API only as the documented request', () => {
 	test('Entity Type, Entity ID and Trigger code from expressions', async () => {

@@ -36,17 +36,6 @@ export function outcomes(result: RunResult, inputCount: number): Outcome[] {
 	});
 }
 
-/** The most arrivals inside any sliding window of `windowMs`. */
-export function mostInWindow(times: number[], windowMs: number): number {
-	const sorted = [...times].sort((a, b) => a - b);
-	let most = 0;
-	for (let start = 0, end = 0; end < sorted.length; end++) {
-		while (sorted[end] - sorted[start] >= windowMs) start++;
-		most = Math.max(most, end - start + 1);
-	}
-	return most;
-}
-
 /** Entity IDs that the sandbox recorded more than once. */
 export function firedTwice(sandbox: Sandbox): Array<string | number> {
 	const seen = new Set<string>();
