@@ -15,7 +15,7 @@ export type Operation = 'list' | 'fire';
 
 const CHECK_DASHBOARD = 'in the Vibecode dashboard';
 const APP_KEY_NEEDED =
-	'Listing triggers works only with an OAuth application key (vibe_app_…) plus a user session token; a personal key (vibe_api_…) can still fire triggers. Switch the credential to an application key, or type the trigger code: in the Trigger field switch from "From list" to "By ID" (the By Code mode).';
+	'Listing triggers works only with an OAuth application key (vibe_app_…) plus a user session token; a personal key (vibe_api_…) can still fire triggers. Switch the credential to an application key, or type the trigger code: in the Trigger field switch from "From List" to "By Code".';
 const MAY_HAVE_FIRED =
 	'The trigger may already have fired: check the record in Bitrix24 before running the item again. The node did not resend it, so the automation cannot run twice (see the option "Retry Failed Fires (May Fire Twice)").';
 
