@@ -1,5 +1,6 @@
 import { NodeConnectionTypes, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 
+import { searchRecords } from './methods/searchRecords';
 import { searchTriggers } from './methods/searchTriggers';
 import { triggerDescription } from './resources/trigger';
 
@@ -34,5 +35,5 @@ export class Bitrix24Vibecode implements INodeType {
 		],
 	};
 
-	methods = { listSearch: { searchTriggers } };
+	methods = { listSearch: { searchRecords, searchTriggers } };
 }

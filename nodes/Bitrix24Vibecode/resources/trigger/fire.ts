@@ -46,9 +46,16 @@ export const fireFields: INodeProperties[] = [
 		type: 'resourceLocator',
 		required: true,
 		displayOptions: showForFire,
-		default: { mode: 'id', value: '' },
+		default: { mode: 'list', value: '' },
 		description: 'The CRM record to fire the trigger for',
 		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				placeholder: 'Select a record…',
+				typeOptions: { searchListMethod: 'searchRecords', searchable: true },
+			},
 			{
 				displayName: 'By ID',
 				name: 'id',
