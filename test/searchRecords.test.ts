@@ -1,4 +1,7 @@
-import type { IDataObject, INodeListSearchItems } from 'n8n-workflow';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { IDataObject, INodeListSearchItems, INodeParameters } from 'n8n-workflow';
 
 import { FAST, fireParameters } from './helpers';
 import { runWorkflow } from './harness/runWorkflow';
@@ -215,6 +218,18 @@ describe('Fire Trigger with an Entity ID picked from the list', () => {
 		expect(result.main.map((item) => item.json)).toEqual([
 			{ success: true, entityType: 'deal', entityId: 5041, triggerId: 'payment_received' },
 		]);
+		expect(box.sandbox.fires).toMatchObject([{ entityType: 'deal', entityId: 5041, triggerId: 'payment_received' }]);
+	});
+
+	test('examples/fire-trigger-for-one-deal.json: the picked deal is one the list offers, and it fires', async () => {
+		const example = JSON.parse(readFileSync(join(__dirname, '..', 'examples', 'fire-trigger-for-one-deal.json'), 'utf8'));
+		const node = example.nodes.find((n: { name: string }) => n.name === 'Fire Trigger');
+		const { entityId } = node.parameters;
+		const offered = (await records(node.parameters.entityType, 'rollout')).results;
+		expect(offered).toContainEqual({ name: entityId.cachedResultName, value: entityId.value, url: entityId.cachedResultUrl });
+
+		const result = await runWorkflow({ parameters: node.parameters as INodeParameters, credentials: personal() });
+		expect(result.error).toBeUndefined();
 		expect(box.sandbox.fires).toMatchObject([{ entityType: 'deal', entityId: 5041, triggerId: 'payment_received' }]);
 	});
 
