@@ -133,8 +133,7 @@ describe('API errors become clear messages', () => {
 
 		expect(result.error?.message).toBe('Listing triggers needs an OAuth application key');
 		expect(result.error?.description).toMatch(/vibe_app_.*session token.*personal key \(vibe_api_…\) can still fire triggers/);
-		// n8n's editor shows the By Code mode (name "id") as "By ID".
-		expect(result.error?.description).toContain('switch from "From list" to "By ID" (the By Code mode)');
+		expect(result.error?.description).toContain('in the Trigger field switch from "From List" to "By Code"');
 	});
 });
 
@@ -144,7 +143,7 @@ function fireParams() {
 		operation: 'fire',
 		entityType: 'deal',
 		entityId: { __rl: true, mode: 'id', value: '={{ $json.id }}' },
-		triggerId: { __rl: true, mode: 'id', value: 'payment_received' },
+		triggerId: { __rl: true, mode: 'code', value: 'payment_received' },
 		options: FAST,
 	};
 }

@@ -69,6 +69,29 @@ describe('Fire Trigger', () => {
 		expect(api.bodies[0].triggerId).toBe('delivery_confirmed');
 	});
 
+	test('an Entity ID picked from the list (mode "list") is sent as its number', async () => {
+		const api = recordFires();
+		const result = await fire([{}], { mode: 'list', entityId: '5041' });
+
+		expect(result.error).toBeUndefined();
+		expect(api.bodies).toEqual([{ entityType: 'deal', entityId: 5041, triggerId: 'payment_received' }]);
+	});
+
+	test('a workflow saved before the Trigger mode "id" was renamed "code" still fires', async () => {
+		const api = recordFires();
+		const result = await fire([{ id: 5141 }, { id: 5142, code: 'delivery_confirmed' }], {
+			triggerMode: 'id',
+			trigger: '={{ $json.code ?? "payment_received" }}',
+		});
+
+		expect(result.error).toBeUndefined();
+		expect(api.bodies).toEqual([
+			{ entityType: 'deal', entityId: 5141, triggerId: 'payment_received' },
+			{ entityType: 'deal', entityId: 5142, triggerId: 'delivery_confirmed' },
+		]);
+		expect(json(result.main)).toHaveLength(2);
+	});
+
 	test('an entity type from an expression is normalized', async () => {
 		const api = recordFires();
 		await fire([{ id: 1, type: 'Lead' }], { entityType: '={{ $json.type }}' });

@@ -18,7 +18,7 @@ export const SESSION = 'vibe_session_TESTSECRET_user_0123456789';
 export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20 };
 
 export function fireParameters(overrides: IDataObject = {}): INodeParameters {
-	const { entityType = 'deal', entityId = '={{ $json.id }}', mode = 'id', trigger = 'payment_received', triggerMode = 'id', options = FAST } =
+	const { entityType = 'deal', entityId = '={{ $json.id }}', mode = 'id', trigger = 'payment_received', triggerMode = 'code', options = FAST } =
 		overrides;
 	return {
 		resource: 'trigger',

@@ -56,7 +56,7 @@ describe('Trigger "From List"', () => {
 	test('with a personal key it fails with an explanation pointing to "By Code"', async () => {
 		await expect(searchList('searchTriggers', personal())).rejects.toMatchObject({
 			message: 'Listing triggers needs an OAuth application key',
-			description: expect.stringMatching(/type the trigger code: .*"By ID" \(the By Code mode\)/),
+			description: expect.stringMatching(/type the trigger code: .*switch from "From List" to "By Code"\./),
 		});
 	});
 });

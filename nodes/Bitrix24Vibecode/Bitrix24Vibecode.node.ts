@@ -1,5 +1,6 @@
 import { NodeConnectionTypes, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
 
+import { searchRecords } from './methods/searchRecords';
 import { searchTriggers } from './methods/searchTriggers';
 import { triggerDescription } from './resources/trigger';
 import { fireItems } from './resources/trigger/fireItems';
@@ -35,7 +36,7 @@ export class Bitrix24Vibecode implements INodeType {
 		],
 	};
 
-	methods = { listSearch: { searchTriggers } };
+	methods = { listSearch: { searchRecords, searchTriggers } };
 
 	// n8n runs a custom operation instead of its declarative engine for the workflow's items, so
 	// the node owns Fire Trigger's item loop there. An AI agent's tool calls still take the

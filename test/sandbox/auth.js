@@ -101,8 +101,8 @@ function authenticate(headers, keys, sessions) {
   return { key, session };
 }
 
-/** Authorization for the triggers endpoints (the 403s that do not depend on the route). */
-function authorizeTriggers(key, method) {
+/** Authorization for the CRM endpoints (the 403s that do not depend on the route). */
+function authorizeCrm(key, write) {
   if (key.type === 'management') {
     return fail(403, 'MANAGEMENT_KEY_NO_ENTITY_ACCESS', 'Management keys have no access to CRM data',
       'Use a personal (vibe_api_) or OAuth application (vibe_app_) key.');
@@ -110,12 +110,15 @@ function authorizeTriggers(key, method) {
   if (!key.scopes.includes('crm')) {
     return fail(403, 'SCOPE_DENIED', 'У ключа нет доступа к скоупу crm', 'Enable the crm scope for this key in the Vibecode dashboard.');
   }
-  if (method !== 'GET' && key.readOnly) {
+  if (write && key.readOnly) {
     return fail(403, 'WRITE_BLOCKED_READONLY_KEY', 'Ключ доступен только для чтения: запись запрещена',
       'Use a key with full access to fire triggers.');
   }
   return null;
 }
+
+/** Triggers: every POST (a fire) is a write. */
+const authorizeTriggers = (key, method) => authorizeCrm(key, method !== 'GET');
 
 function describeKey(key, session) {
   return {
@@ -129,5 +132,5 @@ function describeKey(key, session) {
 
 module.exports = {
   SEEDED, PORTAL, seededKeys, seededSessions, normalizeKeySpec, parseAuthorization, authenticate,
-  authorizeTriggers, describeKey, fail,
+  authorizeCrm, authorizeTriggers, describeKey, fail,
 };

@@ -57,6 +57,10 @@ const routes = {
     sb.setTriggers(Array.isArray(body) ? body : body && body.triggers);
     return true;
   },
+  'POST /__sandbox/records': (sb, body) => {
+    sb.setRecords(body && body.entityType, body && body.records);
+    return true;
+  },
   'POST /__sandbox/keys': (sb, body) => {
     const { key, ...spec } = body || {};
     return sb.addKey(key, spec);

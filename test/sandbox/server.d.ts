@@ -29,6 +29,12 @@ export interface Trigger {
   CODE: string;
 }
 
+/** A CRM record as the search endpoint returns it (camelCase fields, e.g. title, or name/lastName). */
+export interface CrmRecord {
+  id: number;
+  [field: string]: unknown;
+}
+
 export interface RateLimitConfig {
   /** Accepted requests per window, per key. */
   limit: number;
@@ -200,6 +206,11 @@ export interface Sandbox {
   setRateLimit(config: RateLimitConfig | false): void;
   setLatency(ms: number): void;
   setTriggers(list: Trigger[]): void;
+  /**
+   * Replaces what POST /v1/{plural}/search finds for one entity type (seeded: 150 deals 5001–5150,
+   * a few leads, contacts with name/lastName, companies, quotes, invoices). Not undone by reset().
+   */
+  setRecords(entityType: EntityType, records: CrmRecord[]): void;
   addKey(key: string, spec?: KeySpec): { id: string; type: 'personal' | 'app' | 'management' };
   /** Adds a session token usable with app keys. */
   addSession(token: string, spec?: SessionSpec): void;

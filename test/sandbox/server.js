@@ -1,18 +1,19 @@
 'use strict';
 
 // Local stand-in for the Bitrix24 Vibecode API (/v1/me, /v1/triggers,
-// /v1/triggers/fire) with the gateway's auth rules, a per-key sliding-window
+// /v1/triggers/fire, /v1/{deals|leads|contacts|companies|quotes|invoices}/search) with the gateway's auth rules, a per-key sliding-window
 // rate limit and injectable transport/gateway faults. Node built-ins only.
 
 const http = require('node:http');
 const { RateLimiter, rateLimitHeaders } = require('./rate-limit');
 const { FaultQueue, RandomFaults, renderFault, envelope } = require('./faults');
 const {
-  SEEDED, seededKeys, seededSessions, normalizeKeySpec, parseAuthorization, authenticate, authorizeTriggers,
-  describeKey, fail,
+  SEEDED, seededKeys, seededSessions, normalizeKeySpec, parseAuthorization, authenticate, authorizeCrm,
+  authorizeTriggers, describeKey, fail,
 } = require('./auth');
 const { handleControl } = require('./control');
 const { DEFAULT_TRIGGERS, ENTITY_TYPES, copyTriggers, validateFire } = require('./triggers');
+const { PLURALS, seedRecords, copyRecords, searchRecords } = require('./records');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -20,6 +21,7 @@ const ROUTES = {
   '/v1/me': { GET: 'me' },
   '/v1/triggers': { GET: 'list' },
   '/v1/triggers/fire': { POST: 'fire' },
+  ...Object.fromEntries(Object.keys(PLURALS).map((plural) => [`/v1/${plural}/search`, { POST: 'search' }])),
 };
 
 function redactHeaders(headers) {
@@ -39,6 +41,7 @@ class Sandbox {
   #random = null;
   #latencyMs;
   #triggers;
+  #records = seedRecords();
   #keys = seededKeys();
   #sessions = seededSessions();
   #recordRequests;
@@ -121,6 +124,11 @@ class Sandbox {
 
   setTriggers(list) {
     this.#triggers = copyTriggers(list);
+  }
+
+  /** Replaces the records POST /v1/{plural}/search finds for one entity type. */
+  setRecords(entityType, list) {
+    this.#records[entityType] = copyRecords(entityType, list);
   }
 
   addKey(key, spec) {
@@ -208,6 +216,13 @@ class Sandbox {
   /** What the real gateway would answer; records the fire when it is accepted. */
   #process({ route, method, key, session, body, entry }) {
     if (route === 'me') return { status: 200, body: { success: true, data: describeKey(key, session) } };
+    if (route === 'search') {
+      // A search is a read: read-only keys may search.
+      const deniedRead = authorizeCrm(key, false);
+      if (deniedRead) return deniedRead;
+      const entityType = PLURALS[entry.path.split('/')[2]];
+      return searchRecords(this.#records[entityType], body);
+    }
     const denied = authorizeTriggers(key, method);
     if (denied) return denied;
     if (route === 'list') {

@@ -290,6 +290,80 @@ describe('endpoints', () => {
   });
 });
 
+describe('CRM record search (POST /v1/{plural}/search)', () => {
+  const sb = withSandbox();
+  const search = (plural: string, body: unknown, opts: CallOptions = {}) =>
+    call(sb(), `/v1/${plural}/search`, { method: 'POST', body, ...opts });
+  const ids = (a: Answer) => a.json.data.map((r: { id: number }) => r.id);
+
+  test('every CRM entity has a search endpoint with seeded records', async () => {
+    for (const plural of ['deals', 'leads', 'contacts', 'companies', 'quotes', 'invoices']) {
+      const a = await search(plural, {});
+      expect(a.status).toBe(200);
+      expect(a.json).toMatchObject({ success: true, meta: { total: expect.any(Number), hasMore: expect.any(Boolean) } });
+      expect(a.json.data.length).toBeGreaterThan(0);
+    }
+    expectError(await call(sb(), '/v1/deals/search'), 405, 'METHOD_NOT_ALLOWED');
+    expectError(await search('tasks', {}), 404, 'NOT_FOUND');
+  });
+
+  test('limit, offset and order by id desc page through 150 deals; hasMore is wrongly true on a full last page', async () => {
+    const page = (offset: number) => search('deals', { order: { id: 'desc' }, limit: 50, offset, select: ['id', 'title'] });
+    const first = await page(0);
+    expect(first.json.meta).toEqual({ total: 150, hasMore: true });
+    expect(ids(first)[0]).toBe(5150);
+    expect(first.json.data[0]).toEqual({ id: 5150, title: 'Initech licences' });
+    const third = await page(100);
+    expect(ids(third)).toHaveLength(50);
+    expect(ids(third)[49]).toBe(5001);
+    // The real API sometimes does this: clients must stop by total, not by hasMore.
+    expect(third.json.meta).toEqual({ total: 150, hasMore: true });
+    const beyond = await page(150);
+    expect(beyond.json).toMatchObject({ data: [], meta: { total: 150, hasMore: false } });
+    const all = [...ids(first), ...ids(await page(50)), ...ids(third)];
+    expect(new Set(all).size).toBe(150);
+    // Default order: id ascending; default limit 50.
+    expect(ids(await search('deals', {})).slice(0, 2)).toEqual([5001, 5002]);
+    expect(ids(await search('deals', {}))).toHaveLength(50);
+  });
+
+  test('$contains is case-insensitive; a partial last page says hasMore false', async () => {
+    const acme = await search('deals', { filter: { title: { $contains: 'acme' } }, order: { id: 'desc' } });
+    expect(acme.json.data.map((r: { title: string }) => r.title)).toEqual(['ACME training', 'Acme support renewal', 'Acme rollout']);
+    expect(acme.json.meta).toEqual({ total: 3, hasMore: false });
+    const byName = await search('contacts', { filter: { name: { $contains: 'ANN' } } });
+    expect(ids(byName)).toEqual([11, 13]);
+    const byLastName = await search('contacts', { filter: { lastName: { $contains: 'ann' } } });
+    expect(ids(byLastName)).toEqual([12, 13]);
+    expect(ids(await search('deals', { filter: { id: 5041 } }))).toEqual([5041]);
+    expect((await search('deals', { filter: { title: { $contains: 'nothing like this' } } })).json.meta).toEqual({ total: 0, hasMore: false });
+  });
+
+  test('bad filters and bodies are refused', async () => {
+    expectError(await search('deals', { filter: { title: { $like: 'x' } } }), 400, 'INVALID_FILTER_OPERATOR');
+    expectError(await search('deals', { limit: 0 }), 400, 'INVALID_PARAMS');
+    expectError(await search('deals', { offset: -1 }), 400, 'INVALID_PARAMS');
+    expectError(await search('deals', undefined, { rawBody: 'title=x' }), 400, 'INVALID_JSON');
+  });
+
+  test('the same auth and scope errors as the other endpoints; read-only keys may search', async () => {
+    expectError(await search('deals', {}, { key: null }), 401, 'MISSING_API_KEY');
+    expectError(await search('deals', {}, { key: SEEDED.expired }), 401, 'INVALID_API_KEY');
+    expectError(await search('deals', {}, { key: SEEDED.app }), 401, 'TOKEN_MISSING');
+    expectError(await search('deals', {}, { key: SEEDED.app, bearer: SEEDED.expiredSession }), 401, 'TOKEN_EXPIRED');
+    expectError(await search('deals', {}, { key: SEEDED.management }), 403, 'MANAGEMENT_KEY_NO_ENTITY_ACCESS');
+    expectError(await search('deals', {}, { key: SEEDED.noScope }), 403, 'SCOPE_DENIED');
+    expect((await search('deals', {}, { key: SEEDED.readOnly })).status).toBe(200);
+    expect((await search('deals', {}, APP)).status).toBe(200);
+  });
+
+  test('setRecords replaces one entity type\'s records', async () => {
+    sb().setRecords('lead', [{ id: 1, title: 'Only lead' }]);
+    expect((await search('leads', {})).json.data).toEqual([{ id: 1, title: 'Only lead' }]);
+    expect(() => sb().setRecords('lead', [{ title: 'no id' } as never])).toThrow(TypeError);
+  });
+});
+
 describe('rate limit (5 per 500 ms)', () => {
   const sb = withSandbox({ rateLimit: { limit: 5, windowMs: 500 } });
 
@@ -571,6 +645,9 @@ describe('control API over HTTP', () => {
     await control('POST', 'latency', { ms: 100 });
     expect((await call(sb(), '/v1/me')).ms).toBeGreaterThanOrEqual(90);
     await control('POST', 'latency', { ms: 0 });
+
+    await control('POST', 'records', { entityType: 'company', records: [{ id: 5, title: 'Umbrella' }] });
+    expect((await call(sb(), '/v1/companies/search', { body: {} })).json.data).toEqual([{ id: 5, title: 'Umbrella' }]);
 
     await control('POST', 'triggers', [{ NAME: 'X', CODE: 'x' }]);
     expect((await call(sb(), '/v1/triggers', APP)).json.data).toEqual([{ NAME: 'X', CODE: 'x' }]);

@@ -24,7 +24,7 @@ export async function searchTriggers(
 	return {
 		results: triggers
 			.filter(({ NAME, CODE }) => !needle || `${NAME} ${CODE}`.toLowerCase().includes(needle))
-			// The code in the name: it is what "By ID" and List Triggers show.
+			// The code in the name: it is what "By Code" and List Triggers show.
 			.map(({ NAME, CODE }) => ({ name: NAME ? `${NAME} (${CODE})` : String(CODE), value: String(CODE) })),
 	};
 }

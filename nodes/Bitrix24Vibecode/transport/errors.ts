@@ -13,11 +13,12 @@ export interface VibecodeFailure {
 	refusedWaitSeconds?: number;
 }
 
-export type Operation = 'list' | 'fire';
+/** 'search': the Entity ID list (a read of CRM records). */
+export type Operation = 'list' | 'fire' | 'search';
 
 const CHECK_DASHBOARD = 'in the Vibecode dashboard';
 const APP_KEY_NEEDED =
-	'Listing triggers works only with an OAuth application key (vibe_app_…) plus a user session token; a personal key (vibe_api_…) can still fire triggers. Switch the credential to an application key, or type the trigger code: in the Trigger field switch from "From list" to "By ID" (the By Code mode).';
+	'Listing triggers works only with an OAuth application key (vibe_app_…) plus a user session token; a personal key (vibe_api_…) can still fire triggers. Switch the credential to an application key, or type the trigger code: in the Trigger field switch from "From List" to "By Code".';
 const NOT_SENT = 'Nothing reached Bitrix24, so the trigger did not fire: the item is safe to run again.';
 const MAY_HAVE_FIRED =
 	'The trigger may already have fired: check the record in Bitrix24 before running the item again. The node did not resend it, so the automation cannot run twice (see the option "Retry Failed Fires (May Fire Twice)").';
@@ -64,16 +65,25 @@ const byCode: Record<string, (operation: Operation, failure: VibecodeFailure) =>
 		message: 'The API key may not use the CRM',
 		hint: `Enable the "crm" scope for this key ${CHECK_DASHBOARD}.`,
 	}),
-	BITRIX_ACCESS_DENIED: (operation) =>
-		operation === 'list'
-			? { message: 'Listing triggers needs an OAuth application key', hint: APP_KEY_NEEDED }
-			: {
-					message: 'Bitrix24 denied access to this record',
-					hint: 'Check that the user behind the key may edit this record in Bitrix24.',
-				},
-	OAUTH_REQUIRED: () => ({
+	BITRIX_ACCESS_DENIED: (operation) => {
+		if (operation === 'list') return { message: 'Listing triggers needs an OAuth application key', hint: APP_KEY_NEEDED };
+		if (operation === 'search') {
+			return {
+				message: 'Bitrix24 denied access to these records',
+				hint: 'Check that the user behind the key may see these records in Bitrix24, and that the key was issued with the "crm" scope (a scope added to an existing key takes effect only once the key is re-issued). Or type the ID: switch Entity ID to "By ID".',
+			};
+		}
+		return {
+			message: 'Bitrix24 denied access to this record',
+			hint: 'Check that the user behind the key may edit this record in Bitrix24.',
+		};
+	},
+	OAUTH_REQUIRED: (operation) => ({
 		message: 'This needs an OAuth application key',
-		hint: APP_KEY_NEEDED,
+		hint:
+			operation === 'search'
+				? 'Use an OAuth application key (vibe_app_…) with a session token, or type the ID: switch Entity ID to "By ID".'
+				: APP_KEY_NEEDED,
 	}),
 	MANAGEMENT_KEY_NO_ENTITY_ACCESS: () => ({
 		message: 'A management key cannot access CRM data',

@@ -98,7 +98,7 @@ export async function sendPaced(this: Context, send: Send): Promise<Sent> {
 				pacer.holdFor(options.maxRateLimitWaitSeconds * 1000);
 				failure.refusedWaitSeconds = failure.retryAfterSeconds;
 			}
-			const mayRetry = operation === 'list' || options.retryAmbiguousFires;
+			const mayRetry = operation !== 'fire' || options.retryAmbiguousFires;
 			if (mayRetry && isAmbiguous(failure) && ambiguous < AMBIGUOUS_RETRIES) {
 				const wait = waitMs(failure, ++ambiguous, options);
 				if (wait !== undefined) {

@@ -46,9 +46,16 @@ export const fireFields: INodeProperties[] = [
 		type: 'resourceLocator',
 		required: true,
 		displayOptions: showForFire,
-		default: { mode: 'id', value: '' },
+		default: { mode: 'list', value: '' },
 		description: 'The CRM record to fire the trigger for',
 		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				placeholder: 'Select a record…',
+				typeOptions: { searchListMethod: 'searchRecords', searchable: true },
+			},
 			{
 				displayName: 'By ID',
 				name: 'id',
@@ -74,7 +81,7 @@ export const fireFields: INodeProperties[] = [
 		displayOptions: showForFire,
 		default: { mode: 'list', value: '' },
 		description:
-			'The trigger to fire. Picking it from the list needs an OAuth application key; with a personal key, choose "By ID" and type the trigger code.',
+			'The trigger to fire. Picking it from the list needs an OAuth application key; with a personal key, choose "By Code" and type the trigger code.',
 		modes: [
 			{
 				displayName: 'From List',
@@ -84,8 +91,9 @@ export const fireFields: INodeProperties[] = [
 				typeOptions: { searchListMethod: 'searchTriggers', searchable: true },
 			},
 			{
+				// Workflows saved with the former name "id" run unchanged: the value is read the same way.
 				displayName: 'By Code',
-				name: 'id',
+				name: 'code',
 				type: 'string',
 				placeholder: 'e.g. payment_received',
 				hint: 'The trigger code (CODE in List Triggers), e.g. payment_received',

@@ -93,6 +93,7 @@ export function checkFireInput(
 ): FireInput {
 	const type = entityType(node, itemIndex, body.entityType);
 	let id: number | undefined;
+	// "list" (picked from the list) and "id" (typed) both hold the record's numeric ID.
 	if (entityIdMode === 'url') {
 		id = idFromLink(node, itemIndex, body.entityId, type);
 	} else {

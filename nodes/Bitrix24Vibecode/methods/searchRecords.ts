@@ -1,0 +1,240 @@
+import type {
+	ICredentialDataDecryptedObject,
+	IDataObject,
+	IHttpRequestOptions,
+	ILoadOptionsFunctions,
+	INodeListSearchItems,
+	INodeListSearchResult,
+} from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import { ENTITY_LABELS, ENTITY_TYPES, isEntityType, type EntityType } from '../resources/trigger/entityTypes';
+import { DEFAULT_OPTIONS } from '../shared/options';
+import { toNodeApiError } from '../transport/errors';
+import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, sendPaced } from '../transport/request';
+
+const PAGE_SIZE = 50;
+
+/** Path segment of the search endpoint, POST /v1/{plural}/search. */
+const PLURALS: Record<EntityType, string> = {
+	deal: 'deals',
+	lead: 'leads',
+	contact: 'contacts',
+	company: 'companies',
+	quote: 'quotes',
+	invoice: 'invoices',
+};
+
+/** Where Bitrix24 shows a record: quotes and smart invoices under their CRM type ids. */
+const RECORD_PATHS: Record<EntityType, string> = {
+	deal: '/crm/deal/details/',
+	lead: '/crm/lead/details/',
+	contact: '/crm/contact/details/',
+	company: '/crm/company/details/',
+	quote: '/crm/type/7/details/',
+	invoice: '/crm/type/31/details/',
+};
+
+interface Page {
+	records: IDataObject[];
+	/** The records this query has from its offset on, by meta.total (hasMore can be wrong). */
+	more: boolean;
+	received: number;
+}
+
+/**
+ * The one place this file sends a request: under the API key's pace, with the node's mapped
+ * errors. A search is a read, so a failure after which the request may have reached Bitrix24
+ * is safe to send once more, as for the trigger list.
+ */
+async function send(
+	this: ILoadOptionsFunctions,
+	credentials: ICredentialDataDecryptedObject,
+	request: IHttpRequestOptions,
+): Promise<IDataObject> {
+	const sent = await sendPaced.call(this, {
+		pacer: pacerOf(credentials),
+		request: { ...request, baseURL: baseUrlOf(credentials) },
+		operation: 'search',
+		options: DEFAULT_OPTIONS,
+		run: {},
+	});
+	if (sent.failure) throw toNodeApiError(this.getNode(), sent.failure, 'search', 0);
+	return sent.body;
+}
+
+// ---- The portal's domain, for the records' links -------------------------------------------
+
+/** Portal domain (or undefined: no links) by credential fingerprint; in flight or answered. */
+const portals = new Map<string, Promise<string | undefined>>();
+const MAX_REMEMBERED_PORTALS = 1000;
+
+/** The same hash as the pacer's: no secret is kept in this process-wide map. */
+function fingerprint(text: string): string {
+	let h1 = 0xdeadbeef;
+	let h2 = 0x41c6ce57;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		h1 = Math.imul(h1 ^ c, 2654435761);
+		h2 = Math.imul(h2 ^ c, 1597334677);
+	}
+	h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+	h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+	return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/** `portal` as a domain string, or `portal.domain` as the Connect API answers it. */
+function portalDomainOf(me: IDataObject): string | undefined {
+	const data = (typeof me.data === 'object' && me.data ? me.data : {}) as IDataObject;
+	const portal = data.portal as unknown;
+	const raw =
+		typeof portal === 'string'
+			? portal
+			: typeof portal === 'object' && portal
+				? (portal as IDataObject).domain
+				: (data.portalDomain ?? data.domain);
+	if (typeof raw !== 'string') return undefined;
+	const host = raw.trim().replace(/^https?:\/\//i, '').replace(/[/?#].*$/, '').toLowerCase();
+	return /^[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?$/.test(host) ? host : undefined;
+}
+
+/**
+ * GET /v1/me once per credential (an application key's portal depends on its session, so the
+ * session token counts too). A failure gives no links rather than no list, and is asked again
+ * next time.
+ */
+async function portalDomain(
+	this: ILoadOptionsFunctions,
+	credentials: ICredentialDataDecryptedObject,
+): Promise<string | undefined> {
+	const id = fingerprint(
+		`${baseUrlOf(credentials)}\n${String(credentials.apiKey ?? '')}\n${String(credentials.sessionToken ?? '')}`,
+	);
+	let known = portals.get(id);
+	if (!known) {
+		if (portals.size >= MAX_REMEMBERED_PORTALS) portals.clear();
+		known = send.call(this, credentials, { method: 'GET', url: '/v1/me' }).then(portalDomainOf);
+		portals.set(id, known);
+		known.catch(() => portals.get(id) === known && portals.delete(id));
+	}
+	try {
+		return await known;
+	} catch {
+		return undefined;
+	}
+}
+
+// ---- The search ------------------------------------------------------------------------------
+
+function chosenEntityType(this: ILoadOptionsFunctions): EntityType {
+	// The editor's current value: follows a change of Entity Type before the node is saved.
+	const value = this.getCurrentNodeParameter('entityType') ?? 'deal';
+	if (typeof value === 'string' && value.startsWith('=')) {
+		throw new NodeOperationError(this.getNode(), 'Entity Type is an expression, so there is no list to show', {
+			description:
+				'The record list needs a fixed Entity Type: choose Deal, Lead, Contact, Company, Quote or Invoice, or switch Entity ID to "By ID" and give the ID there.',
+		});
+	}
+	const normalized = typeof value === 'string' ? value.trim().toLowerCase() : value;
+	if (isEntityType(normalized)) return normalized;
+	throw new NodeOperationError(this.getNode(), `Unknown Entity Type "${String(value)}"`, {
+		description: `Choose one of: ${ENTITY_TYPES.map((type) => ENTITY_LABELS[type]).join(', ')}.`,
+	});
+}
+
+function offsetOf(paginationToken: string | undefined): number {
+	const offset = Number(paginationToken ?? 0);
+	return Number.isSafeInteger(offset) && offset > 0 ? offset : 0;
+}
+
+async function searchPage(
+	this: ILoadOptionsFunctions,
+	credentials: ICredentialDataDecryptedObject,
+	type: EntityType,
+	filter: IDataObject | undefined,
+	offset: number,
+): Promise<Page> {
+	const body = await send.call(this, credentials, {
+		method: 'POST',
+		url: `/v1/${PLURALS[type]}/search`,
+		body: {
+			...(filter && { filter }),
+			select: type === 'contact' ? ['id', 'name', 'lastName'] : ['id', 'title'],
+			// Most recent first, with or without a search text.
+			order: { id: 'desc' },
+			limit: PAGE_SIZE,
+			offset,
+		},
+	});
+	const records = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
+	const meta = (typeof body.meta === 'object' && body.meta ? body.meta : {}) as IDataObject;
+	const total = Number(meta.total);
+	// meta.hasMore can be true on the exact last page: go by the total when there is one.
+	const more = Number.isFinite(total) ? offset + records.length < total : records.length === PAGE_SIZE;
+	return { records, more: more && records.length > 0, received: records.length };
+}
+
+const text = (value: unknown) => (value === undefined || value === null ? '' : String(value).trim());
+
+function entryOf(type: EntityType, record: IDataObject, portal: string | undefined): INodeListSearchItems | undefined {
+	const id = Number(record.id);
+	if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+	const title =
+		type === 'contact' ? [text(record.name), text(record.lastName)].filter(Boolean).join(' ') : text(record.title);
+	const entry: INodeListSearchItems = {
+		name: title ? `${title} (#${id})` : `${ENTITY_LABELS[type]} #${id}`,
+		value: String(id),
+	};
+	if (portal) entry.url = `https://${portal}${RECORD_PATHS[type]}${id}/`;
+	return entry;
+}
+
+/**
+ * The Entity ID field's list: records of the chosen Entity Type, most recent first, searchable
+ * by title (contacts: by first name or last name), 50 per page.
+ */
+export async function searchRecords(
+	this: ILoadOptionsFunctions,
+	filter?: string,
+	paginationToken?: string,
+): Promise<INodeListSearchResult> {
+	const type = chosenEntityType.call(this);
+	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
+	const needle = (filter ?? '').trim();
+	const offset = offsetOf(paginationToken);
+	const portalPromise = portalDomain.call(this, credentials);
+
+	let records: IDataObject[];
+	let next: number | undefined;
+	if (needle && type === 'contact') {
+		// Whether the search body takes an OR is not documented: two searches, by first name and by
+		// last name, paged side by side with the same offset. A contact whose first name matches
+		// comes from the first search only, so nobody is shown twice, on this page or a later one.
+		const [byName, byLastName] = await Promise.all([
+			searchPage.call(this, credentials, type, { name: { $contains: needle } }, offset),
+			searchPage.call(this, credentials, type, { lastName: { $contains: needle } }, offset),
+		]);
+		const lower = needle.toLowerCase();
+		records = [
+			...byName.records,
+			...byLastName.records.filter((record) => !text(record.name).toLowerCase().includes(lower)),
+		].sort((a, b) => Number(b.id) - Number(a.id));
+		next = byName.more || byLastName.more ? offset + PAGE_SIZE : undefined;
+	} else {
+		const page = await searchPage.call(this, credentials, type, needle ? { title: { $contains: needle } } : undefined, offset);
+		records = page.records;
+		next = page.more ? offset + page.received : undefined;
+	}
+
+	const portal = await portalPromise;
+	const seen = new Set<string>();
+	const results: INodeListSearchItems[] = [];
+	for (const record of records) {
+		const entry = entryOf(type, record, portal);
+		if (entry && !seen.has(entry.value as string)) {
+			seen.add(entry.value as string);
+			results.push(entry);
+		}
+	}
+	return next === undefined ? { results } : { results, paginationToken: String(next) };
+}
