@@ -27,7 +27,30 @@ const fired = (sandbox) =>
 const deal = (entityId) => ({ entityType: 'deal', entityId, triggerId: 'payment_received' });
 
 // By workflow id. An example without an entry here only has to finish without an error.
+// `setup` prepares the sandbox; a check that takes `error` expects the workflow to fail.
+const SETUP = {
+	vibeE2eRetryStp(sandbox) {
+		sandbox.injectFault({ kind: 'json502', apply: true, times: Infinity, match: { path: '/v1/triggers/fire', entityId: '5142' } });
+	},
+};
+
 const CHECKS = {
+	// n8n re-runs the node for all items while the first output item is an error: 3 tries.
+	vibeE2eRetryOut(run, sandbox) {
+		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
+		assert.deepEqual(success, [5141, 5142].map((id) => ({ success: true, ...deal(id) })), 'Fire Trigger output');
+		assert.equal(errors.length, 1, 'the invalid item on the error output');
+		assert.deepEqual(fired(sandbox), [5141, 5142].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'each record fired once');
+	},
+	vibeE2eRetryStp(run, sandbox, error) {
+		const said = error?.message ?? run.printed;
+		assert.match(said, /The Bitrix24 portal did not answer/, 'the run stops with the ambiguous fire');
+		assert.deepEqual(
+			sandbox.requests.filter((r) => r.path === '/v1/triggers/fire').map((r) => r.body.entityId),
+			[5141, 5142],
+			'each record sent once, the third never',
+		);
+	},
 	vibeFireDeals001(run, sandbox) {
 		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
 		assert.deepEqual(success, [5141, 5142, 5143].map((id) => ({ success: true, ...deal(id) })), 'Fire Trigger output');
@@ -56,14 +79,16 @@ const CHECKS = {
 	},
 };
 
-async function execute(id, env) {
-	const { stdout } = await local.n8n(['execute', `--id=${id}`, '--rawOutput'], { env });
+async function execute(id, env, expectsError) {
+	const { stdout, stderr } = await local.n8n(['execute', `--id=${id}`, '--rawOutput'], { env, allowFailure: expectsError });
 	// --rawOutput prints the run as pretty JSON; skip any log line n8n may print before it
 	const start = stdout.search(/^\{/m);
+	// A failed run: n8n prints the error instead of the run data.
+	if (start < 0 && expectsError) return { printed: stdout + stderr };
 	if (start < 0) throw new Error(`n8n printed no run data:\n${stdout.slice(-2000)}`);
 	const run = JSON.parse(stdout.slice(start));
 	const error = run.data.resultData.error;
-	if (error) throw new Error(`the workflow failed: ${error.message}`);
+	if (error && !expectsError) throw new Error(`the workflow failed: ${error.message}`);
 	return run;
 }
 
@@ -85,14 +110,19 @@ async function main() {
 		console.log(`e2e: n8n folder ${userFolder}, sandbox ${sandbox.url}`);
 		// the first n8n command also creates the database, which takes a few seconds
 		await local.importCredentials(sandbox, env);
-		const workflows = await local.importExamples(env);
+		const workflows = [
+			...(await local.importExamples(env)),
+			...(await local.importExamples(env, path.join(local.ROOT, 'test', 'e2e'))),
+		];
 
 		for (const workflow of workflows) {
 			sandbox.reset();
 			const t0 = Date.now();
 			try {
-				const run = await execute(workflow.id, env);
-				CHECKS[workflow.id]?.(run, sandbox);
+				SETUP[workflow.id]?.(sandbox);
+				const expectsError = (CHECKS[workflow.id]?.length ?? 0) > 2;
+				const run = await execute(workflow.id, env, expectsError);
+				CHECKS[workflow.id]?.(run, sandbox, run.data?.resultData.error);
 				results.push({ workflow, ok: true });
 				console.log(`  ok    ${workflow.name} (${local.elapsed(t0)})`);
 			} catch (err) {

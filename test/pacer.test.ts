@@ -85,12 +85,12 @@ describe('Pacer (virtual clock)', () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
 		const started: Started = [];
-		pacer.holdFor(2_000);
+		pacer.holdFor(2_500);
 		await Promise.all(send(pacer, clock, started, ['a', 'b'], { run: {} }));
 
 		expect(started).toEqual([
-			{ name: 'a', at: 2_000 },
-			{ name: 'b', at: 2_100 },
+			{ name: 'a', at: 2_500 },
+			{ name: 'b', at: 2_600 },
 		]);
 	});
 

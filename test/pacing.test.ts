@@ -122,7 +122,7 @@ describe('Rate limit (429)', () => {
 		expect(errorMessage(result.errors[0])).toBe('Vibecode asked to wait 3600 seconds before the next request');
 		expect(details(result.errors[0]).description).toMatch(/Max Wait on Rate Limit \(Seconds\)/);
 		expect(result.main.map((item) => item.json.entityId)).toEqual([2]);
-		expect(clock.sleeps).toEqual([20_000]);
+		expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(20_000);
 	});
 
 	test('the default bound is 30 s', async () => {

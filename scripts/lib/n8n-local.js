@@ -34,7 +34,7 @@ function elapsed(startMs) {
 }
 
 /** Runs a command; resolves with its output when `capture`, rejects on a non-zero exit or timeout. */
-function run(cmd, args, { cwd = ROOT, env = process.env, capture = false, timeoutMs = 0 } = {}) {
+function run(cmd, args, { cwd = ROOT, env = process.env, capture = false, timeoutMs = 0, allowFailure = false } = {}) {
 	return new Promise((resolve, reject) => {
 		const child = spawn(cmd, args, {
 			cwd,
@@ -51,7 +51,7 @@ function run(cmd, args, { cwd = ROOT, env = process.env, capture = false, timeou
 		child.on('error', reject);
 		child.on('close', (code, signal) => {
 			clearTimeout(timer);
-			if (code === 0) return resolve({ stdout, stderr });
+			if (code === 0 || (allowFailure && !signal)) return resolve({ stdout, stderr, code });
 			if (signal && timeoutMs) code = `${signal} after ${timeoutMs / 1000}s`;
 			const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
 			reject(Object.assign(new Error(`${cmd} ${args.join(' ')} exited with ${code}${tail ? `\n${tail}` : ''}`), { stdout, stderr }));
@@ -168,8 +168,8 @@ function n8nEnv(userFolder, extra = {}) {
 }
 
 /** Runs the n8n CLI with the Node.js that runs this script. */
-function n8n(args, { env, capture = true, timeoutMs = 180000 } = {}) {
-	return run(process.execPath, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs });
+function n8n(args, { env, capture = true, timeoutMs = 180000, allowFailure = false } = {}) {
+	return run(process.execPath, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs, allowFailure });
 }
 
 /** The two sandbox credentials, in the shape `n8n import:credentials` takes (data unencrypted). */
@@ -181,12 +181,12 @@ function sandboxCredentials(sandbox) {
 	];
 }
 
-function exampleFiles() {
+function exampleFiles(dir = EXAMPLES_DIR) {
 	return fs
-		.readdirSync(EXAMPLES_DIR)
+		.readdirSync(dir)
 		.filter((f) => f.endsWith('.json'))
 		.sort()
-		.map((f) => path.join(EXAMPLES_DIR, f));
+		.map((f) => path.join(dir, f));
 }
 
 /** Writes the credentials with the sandbox's URL and keys (fixed ids: re-importing updates them). */
@@ -197,9 +197,9 @@ async function importCredentials(sandbox, env) {
 }
 
 /** Imports every examples/*.json (fixed ids: re-importing replaces them). */
-async function importExamples(env) {
-	await n8n(['import:workflow', '--separate', `--input=${EXAMPLES_DIR}`], { env });
-	return exampleFiles().map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+async function importExamples(env, dir = EXAMPLES_DIR) {
+	await n8n(['import:workflow', '--separate', `--input=${dir}`], { env });
+	return exampleFiles(dir).map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
 }
 
 /** `preferred` if nothing listens there, else a free port the OS picks. */

@@ -59,6 +59,8 @@ class Queue<T> {
 	}
 }
 
+const MAX_NAP_MS = 1000;
+
 /** A turn given up before it came: nothing was sent. */
 export class TurnCancelled extends Error {
 	constructor() {
@@ -147,9 +149,10 @@ export class Pacer {
 					continue;
 				}
 				// Whole milliseconds: a sub-millisecond wait would still cost a timer tick per request.
+				// Naps of a second at most: a cancelled queue leaves no long timer behind.
 				const wait = Math.floor(this.nextStartAt - this.clock.now());
 				if (wait > 0) {
-					await this.clock.sleep(wait);
+					await this.clock.sleep(Math.min(wait, MAX_NAP_MS));
 					continue;
 				}
 				this.take(queue);
