@@ -36,13 +36,13 @@ export async function atMostOnce(run: object, fire: string, send: () => Promise<
 	if (known) return await known.pending;
 	const entry: Entry = { pending: send() };
 	entries.set(fire, entry);
-	try {
-		const sent = await entry.pending;
-		if (sent.failure && !isAmbiguous(sent.failure)) entries.delete(fire);
-		else entry.settled = sent;
-		return sent;
-	} catch (error) {
-		entries.delete(fire);
-		throw error;
-	}
+	// Attached first, so the ledger knows the outcome before the caller goes on.
+	entry.pending.then(
+		(sent) => {
+			if (sent.failure && !isAmbiguous(sent.failure)) entries.delete(fire);
+			else entry.settled = sent;
+		},
+		() => entries.delete(fire),
+	);
+	return await entry.pending;
 }

@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { readOptions } from '../../shared/options';
@@ -10,6 +10,9 @@ import { CREDENTIAL_TYPE, pacerOf, requestDefaultsOf, type Sent } from '../../tr
 import { checkFireInput, type FireInput } from './fireInput';
 
 type Outcome = { fired: IDataObject; error?: undefined; notSent?: undefined } | { fired?: undefined; error: Error; notSent?: boolean };
+
+const asNodeError = (node: INode, error: unknown) =>
+	error instanceof NodeApiError || error instanceof NodeOperationError ? error : new NodeOperationError(node, error as Error);
 
 /** "0–2, 5, 7–9": item numbers as ranges. */
 function ranges(indices: number[]): string {
@@ -64,7 +67,7 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 	try {
 		options = readOptions(node, this.getNodeParameter('options', 0, {}), 0);
 	} catch (error) {
-		if (!continueOnFail) throw error;
+		if (!continueOnFail) throw asNodeError(node, error);
 		return [items.map((_, index) => errorItem(error as Error, {}, index))];
 	}
 	for (let index = 0; index < items.length; index++) {
@@ -76,7 +79,7 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 		try {
 			inputs[index] = checkFireInput(node, index, body, this.getNodeParameter('entityId.mode', index, 'id') as string);
 		} catch (error) {
-			if (!continueOnFail) throw error;
+			if (!continueOnFail) throw asNodeError(node, error);
 			outcomes[index] = { error: error as Error };
 		}
 	}
@@ -110,7 +113,7 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 					const sent = await sendItem.call(this, run, { operation: 'fire', request, itemIndex, fields });
 					outcomes[itemIndex] = fromSent(sent, itemIndex, fields);
 				} catch (error) {
-					if (!(error instanceof TurnCancelled)) throw error;
+					if (!(error instanceof TurnCancelled)) throw asNodeError(node, error);
 					outcomes[itemIndex] = { error: cancelledError(this, itemIndex), notSent: true };
 				}
 			}),
