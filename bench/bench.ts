@@ -36,32 +36,39 @@ async function fireAll(baseUrl: string, apiKey: string, n: number, options: obje
 	return { seconds, ok: result.main.length };
 }
 
-/** Row 1: the key's limit compressed from 300/min to 30 per 6 s (same 5/s average). */
-async function rateLimited(n: number) {
+/**
+ * Runs under the key's limit compressed from 300/min to 30 per 6 s (the same 5/s on average),
+ * each with a key of its own; `fire` fires N records with that key and returns when done.
+ */
+async function underLimit(n: number, runs: Array<[string, (url: string, key: string) => Promise<unknown>]>) {
 	const limit = { limit: 30, windowMs: 6_000 };
 	const floor = n / (limit.limit / (limit.windowMs / 1000));
 	const sandbox = await startSandbox({ rateLimit: limit });
 	const rows = [];
 	try {
-		for (const [label, options] of [
-			['node, default options', {}],
-			['node, pacing off (100 in flight, no retry)', { requestsPerMinute: 1e6, maxConcurrent: 100, maxRateLimitRetries: 0 }],
-		] as const) {
-			const key = `vibe_api_bench_${rows.length}`;
+		for (const [label, fire] of runs) {
+			const key = `vibe_api_bench_${label.replace(/\W+/g, '_')}`;
 			const { id } = sandbox.addKey(key);
-			const { seconds } = await fireAll(sandbox.url, key, n, options);
-			rows.push({
-				label,
-				...tally(sandbox, id, n),
-				seconds,
-				ratio: seconds / floor,
-			});
+			const started = performance.now();
+			await fire(sandbox.url, key);
+			const seconds = (performance.now() - started) / 1000;
+			rows.push({ label, ...tally(sandbox, id, n), seconds, ratio: seconds / floor });
 		}
 	} finally {
 		await sandbox.close();
 	}
 	return { floor, rows };
 }
+
+/** Row 1: one n8n process, with the defaults and with pacing off. */
+const rateLimited = (n: number) =>
+	underLimit(n, [
+		['node, default options', (url, key) => fireAll(url, key, n, {})],
+		[
+			'node, pacing off (100 in flight, no retry)',
+			(url, key) => fireAll(url, key, n, { requestsPerMinute: 1e6, maxConcurrent: 100, maxRateLimitRetries: 0 }),
+		],
+	]);
 
 /** Fires per record of one key: how many were fired once, twice, or not at all. */
 function tally(sandbox: Sandbox, keyId: string, n: number) {
@@ -94,33 +101,23 @@ function spawnWorker(job: object): Promise<void> {
 	});
 }
 
-/** Several n8n processes fire with one key at once: each paces alone; the gateway's 429 keeps them in line. */
-async function processes(n: number, count: number) {
-	const limit = { limit: 30, windowMs: 6_000 };
-	const floor = n / (limit.limit / (limit.windowMs / 1000));
-	const sandbox = await startSandbox({ rateLimit: limit });
-	const rows = [];
-	try {
-		for (const [label, options] of [
-			[`${count} processes, default options`, { maxRateLimitRetries: 20 }],
-			[`${count} processes, Requests per Minute split (${Math.floor(300 / count)} each)`, { requestsPerMinute: Math.floor(300 / count), maxRateLimitRetries: 20 }],
-		] as const) {
-			const key = `vibe_api_bench_processes_${rows.length}`;
-			const { id } = sandbox.addKey(key);
-			const share = n / count;
-			const started = performance.now();
-			await Promise.all(
-				Array.from({ length: count }, (_, index) =>
-					spawnWorker({ url: sandbox.url, apiKey: key, from: 1 + index * share, count: share, options }),
-				),
-			);
-			const seconds = (performance.now() - started) / 1000;
-			rows.push({ label, ...tally(sandbox, id, n), seconds, ratio: seconds / floor });
-		}
-	} finally {
-		await sandbox.close();
-	}
-	return { floor, rows };
+/** Row 2: several n8n processes fire with one key at once: each paces alone; the gateway's 429 keeps them in line. */
+function processes(n: number, count: number) {
+	const share = n / count;
+	const inProcesses = (options: object) => (url: string, key: string) =>
+		Promise.all(
+			Array.from({ length: count }, (_, index) =>
+				spawnWorker({ url, apiKey: key, from: 1 + index * share, count: share, options }),
+			),
+		);
+	const split = Math.floor(300 / count);
+	return underLimit(n, [
+		[`${count} processes, default options`, inProcesses({ maxRateLimitRetries: 20 })],
+		[
+			`${count} processes, Requests per Minute split (${split} each)`,
+			inProcesses({ requestsPerMinute: split, maxRateLimitRetries: 20 }),
+		],
+	]);
 }
 
 /** What any node's requests cost: n8n-core's own HTTP helper, called directly with the same concurrency. */

@@ -11,6 +11,7 @@ import { NodeOperationError } from 'n8n-workflow';
 import { ENTITY_LABELS, ENTITY_TYPES, isEntityType, type EntityType } from '../resources/trigger/entityTypes';
 import { DEFAULT_OPTIONS } from '../shared/options';
 import { toNodeApiError } from '../transport/errors';
+import { fingerprint } from '../transport/pacer';
 import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, sendPaced } from '../transport/request';
 
 const PAGE_SIZE = 50;
@@ -68,20 +69,6 @@ async function send(
 /** Portal domain (or undefined: no links) by credential fingerprint; in flight or answered. */
 const portals = new Map<string, Promise<string | undefined>>();
 const MAX_REMEMBERED_PORTALS = 1000;
-
-/** The same hash as the pacer's: no secret is kept in this process-wide map. */
-function fingerprint(text: string): string {
-	let h1 = 0xdeadbeef;
-	let h2 = 0x41c6ce57;
-	for (let i = 0; i < text.length; i++) {
-		const c = text.charCodeAt(i);
-		h1 = Math.imul(h1 ^ c, 2654435761);
-		h2 = Math.imul(h2 ^ c, 1597334677);
-	}
-	h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-	h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-	return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
-}
 
 /** `portal` as a domain string, or `portal.domain` as the Connect API answers it. */
 function portalDomainOf(me: IDataObject): string | undefined {
