@@ -70,6 +70,8 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		['a link without an ID', 'https://acme.bitrix24.com/crm/deal/kanban/', /Paste the link of a Bitrix24 CRM record/],
 		['a smart process link', 'https://acme.bitrix24.com/crm/type/128/details/5/', /Paste the link of a Bitrix24 CRM record/],
 		['not a link', 'hello', /Paste the link/],
+		// Legacy invoices and smart invoices are different records with different IDs.
+		['a legacy invoice link', 'https://acme.bitrix24.com/crm/invoice/show/12/', /legacy invoice.*smart invoice.*\/crm\/type\/31\/details\/ID\//],
 	])('Entity ID by URL: %s', async (_label, link, why) => {
 		const api = recordFires();
 		const result = await fire([{}], { mode: 'url', entityId: link, onError: 'continueErrorOutput' });

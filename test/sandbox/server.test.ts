@@ -598,7 +598,7 @@ describe('faults', () => {
     expect(idle.destroyed).toBe(false);
     const started = Date.now();
     await own.close();
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(2_000);
     expect(await hung).toBe('rejected');
     expect(idle.destroyed || idle.readableEnded).toBe(true);
     expect(own.requests.every((e) => e.endAt !== null)).toBe(true);
