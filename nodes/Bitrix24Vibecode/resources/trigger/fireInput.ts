@@ -10,7 +10,8 @@ import {
 } from './entityTypes';
 import { shown } from '../../shared/shown';
 
-export interface FireInput {
+/** What is sent, as the output item repeats it. */
+export interface FireInput extends IDataObject {
 	entityType: EntityType;
 	entityId: number;
 	triggerId: string;

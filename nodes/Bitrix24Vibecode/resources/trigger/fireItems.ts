@@ -98,15 +98,14 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 			: { fired: { success: true, ...fields } };
 	// An earlier try's fires first: in "Stop" mode a failure among them ends this try before it sends.
 	inputs.forEach((input, itemIndex) => {
-		const known = input && recall(run.tries, fireKey(node.name, itemIndex, input as unknown as IDataObject));
-		if (known) outcomes[itemIndex] = fromSent(known, itemIndex, input as unknown as IDataObject);
+		const known = input && recall(run.tries, fireKey(node.name, itemIndex, input));
+		if (known) outcomes[itemIndex] = fromSent(known, itemIndex, input);
 	});
 	const stopped = !continueOnFail && outcomes.some((o) => o?.error);
 	try {
 		await Promise.all(
-			inputs.map(async (input, itemIndex) => {
-				if (!input || outcomes[itemIndex]) return;
-				const fields = input as unknown as IDataObject;
+			inputs.map(async (fields, itemIndex) => {
+				if (!fields || outcomes[itemIndex]) return;
 				try {
 					if (stopped || signal?.aborted) throw new TurnCancelled();
 					const request = { ...defaults, method: 'POST' as const, url: '/v1/triggers/fire', body: fields };
