@@ -86,7 +86,10 @@ async function execute(id, env, expectsError) {
 	// A failed run: n8n prints the error instead of the run data.
 	if (start < 0 && expectsError) return { printed: stdout + stderr };
 	if (start < 0) throw new Error(`n8n printed no run data:\n${stdout.slice(-2000)}`);
-	const run = JSON.parse(stdout.slice(start));
+	// Pretty JSON: the top-level object ends at the first "}" at the start of a line; n8n may
+	// print the error of a failed run after it.
+	const end = stdout.indexOf('\n}', start);
+	const run = JSON.parse(stdout.slice(start, end < 0 ? undefined : end + 2));
 	const error = run.data.resultData.error;
 	if (error && !expectsError) throw new Error(`the workflow failed: ${error.message}`);
 	return run;
