@@ -123,7 +123,8 @@ export function runItem(handler: OperationHandler) {
 			signal?.addEventListener('abort', cancel);
 			let sent: Sent;
 			try {
-				if (handler.operation === 'fire' && options.checkTriggerCodes && canListTriggers(credentials)) {
+				const check = handler.operation === 'fire' && options.checkTriggerCodes && canListTriggers(credentials);
+				if (check && !signal?.aborted) {
 					// One trigger list per tool call; without a list (any failure) the fire goes unchecked.
 					const registered = await registeredTriggers.call(this, { pacer, options, run: turns, base: request });
 					if (registered) checkTriggerCode(this.getNode(), itemIndex, String(fields.triggerId), registered);

@@ -127,7 +127,7 @@ async function fireChecked(
 	});
 	// A code the application did not register fires nothing: fail it before anything is sent.
 	const unsent = inputs.some((input, itemIndex) => input && !outcomes[itemIndex]);
-	if (checkCodes && run.options.checkTriggerCodes && unsent) {
+	if (checkCodes && run.options.checkTriggerCodes && unsent && !signal?.aborted) {
 		const { pacer, options, turns } = run;
 		const registered = await registeredTriggers.call(this, { pacer, options, run: turns, base: defaults });
 		inputs.forEach((input, itemIndex) => {
