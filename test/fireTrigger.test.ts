@@ -30,10 +30,19 @@ describe('Fire Trigger', () => {
 		expect(api.headers[0]['content-type']).toMatch(/^application\/json/);
 	});
 
-	test('an application key sends its session token as a Bearer token', async () => {
+	test('an application key sends its session token as a Bearer token, also for the trigger code check', async () => {
 		const api = recordFires();
-		await fire([{ id: 1 }], { credentials: { apiKey: APP_KEY, sessionToken: SESSION } });
+		const list: Array<string | undefined> = [];
+		nock(API)
+			.get('/v1/triggers')
+			.reply(function () {
+				list.push(this.req.headers.authorization as string | undefined);
+				return [200, { success: true, data: [{ NAME: 'Payment received', CODE: 'payment_received' }] }];
+			});
+		const result = await fire([{ id: 1 }], { credentials: { apiKey: APP_KEY, sessionToken: SESSION } });
 
+		expect(result.error).toBeUndefined();
+		expect(list).toEqual([`Bearer ${SESSION}`]);
 		expect(api.headers[0]['x-api-key']).toBe(APP_KEY);
 		expect(api.headers[0].authorization).toBe(`Bearer ${SESSION}`);
 	});

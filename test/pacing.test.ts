@@ -164,6 +164,7 @@ test('the options shown in the editor are the defaults the node uses', async () 
 		(options.options as Array<{ name: string; default: unknown }>).map((o) => [o.name, o.default]),
 	);
 	expect(defaults).toEqual({
+		checkTriggerCodes: true,
 		maxConcurrent: 5,
 		maxRateLimitRetries: 5,
 		maxRateLimitWaitSeconds: 30,

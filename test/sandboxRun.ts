@@ -23,10 +23,17 @@ export async function fireAt(
 	{
 		onError,
 		apiKey = SEEDED.personal,
+		sessionToken,
 		settings,
 		signal,
 		...overrides
-	}: IDataObject & { onError?: OnError; apiKey?: string; settings?: Partial<INode>; signal?: AbortSignal } = {},
+	}: IDataObject & {
+		onError?: OnError;
+		apiKey?: string;
+		sessionToken?: string;
+		settings?: Partial<INode>;
+		signal?: AbortSignal;
+	} = {},
 ): Promise<RunResult> {
 	return await runWorkflow({
 		parameters: fireParameters(overrides),
@@ -34,6 +41,6 @@ export async function fireAt(
 		onError,
 		settings,
 		signal,
-		credentials: { apiKey, baseUrl: sandbox.url },
+		credentials: { apiKey, ...(sessionToken !== undefined && { sessionToken }), baseUrl: sandbox.url },
 	});
 }

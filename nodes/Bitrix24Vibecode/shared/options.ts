@@ -9,6 +9,7 @@ export interface Options {
 	maxRateLimitRetries: number;
 	maxRateLimitWaitSeconds: number;
 	retryAmbiguousFires: boolean;
+	checkTriggerCodes: boolean;
 }
 
 // The defaults are literals, as n8n's lint rules require; the node reads its defaults and
@@ -20,6 +21,15 @@ export const optionsDescription: INodeProperties = {
 	placeholder: 'Add option',
 	default: {},
 	options: [
+		{
+			displayName: 'Check Trigger Codes',
+			name: 'checkTriggerCodes',
+			type: 'boolean',
+			default: true,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				"Whether to check each item's trigger code against the triggers the OAuth application registered (one trigger list request per run) and fail an unknown code instead of firing it: Bitrix24 accepts any code and runs nothing for a mistyped one. Only with an application key and a session token; if the list cannot be read, the items are fired unchecked. Turn off for a trigger registered a moment ago.",
+		},
 		{
 			displayName: 'Max Concurrent Requests',
 			name: 'maxConcurrent',

@@ -9,6 +9,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
+import { canListTriggers, checkTriggerCode, registeredTriggers } from '../resources/trigger/triggerCodes';
 import { readOptions, type Options } from '../shared/options';
 import { toNodeApiError, type Operation, type VibecodeFailure } from './errors';
 import { atMostOnce, fireKey } from './ledger';
@@ -111,7 +112,8 @@ export function runItem(handler: OperationHandler) {
 				request.body = fields;
 			}
 			const turns = {};
-			const pacer = pacerOf(await this.getCredentials(CREDENTIAL_TYPE));
+			const credentials = await this.getCredentials(CREDENTIAL_TYPE);
+			const pacer = pacerOf(credentials);
 			// An AI tool call's arguments are one object for all of that call's tries; an item of
 			// the main input is the same object on every try of its node run.
 			const toolCall = this.getInputData(0, NodeConnectionTypes.AiTool).json;
@@ -121,6 +123,12 @@ export function runItem(handler: OperationHandler) {
 			signal?.addEventListener('abort', cancel);
 			let sent: Sent;
 			try {
+				const check = handler.operation === 'fire' && options.checkTriggerCodes && canListTriggers(credentials);
+				if (check && !signal?.aborted) {
+					// One trigger list per tool call; without a list (any failure) the fire goes unchecked.
+					const registered = await registeredTriggers.call(this, { pacer, options, run: turns, base: request });
+					if (registered) checkTriggerCode(this.getNode(), itemIndex, String(fields.triggerId), registered);
+				}
 				if (signal?.aborted) throw new TurnCancelled();
 				const run = { pacer, options, turns, tries };
 				sent = await sendItem.call(this, run, { operation: handler.operation, request, itemIndex, fields });

@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INode, INodeExecutionData } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, INode, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { readOptions } from '../../shared/options';
@@ -8,7 +8,15 @@ import { TurnCancelled } from '../../transport/pacer';
 import { fireKey, recall } from '../../transport/ledger';
 import { CREDENTIAL_TYPE, pacerOf, requestDefaultsOf, type Sent } from '../../transport/request';
 import { checkFireInput, type FireInput } from './fireInput';
+import { canListTriggers, checkTriggerCode, registeredTriggers } from './triggerCodes';
 
+type Checked = {
+	inputs: Array<FireInput | undefined>;
+	bodies: IDataObject[];
+	outcomes: Outcome[];
+	defaults: IHttpRequestOptions;
+	checkCodes: boolean;
+};
 type Outcome = { fired: IDataObject; error?: undefined; notSent?: undefined } | { fired?: undefined; error: Error; notSent?: boolean };
 
 const asNodeError = (node: INode, error: unknown) =>
@@ -92,6 +100,22 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 	const stop = () => run.pacer.cancel(run.turns);
 	if (!continueOnFail) run.onFailure = stop;
 	signal?.addEventListener('abort', stop);
+	try {
+		return await fireChecked.call(this, run, { inputs, bodies, outcomes, defaults, checkCodes: canListTriggers(credentials) });
+	} finally {
+		signal?.removeEventListener('abort', stop);
+	}
+}
+
+/** The items' fires, once the inputs are checked and the run is set up. */
+async function fireChecked(
+	this: IExecuteFunctions,
+	run: NodeRun,
+	{ inputs, bodies, outcomes, defaults, checkCodes }: Checked,
+): Promise<INodeExecutionData[][]> {
+	const node = this.getNode();
+	const continueOnFail = this.continueOnFail();
+	const signal = this.getExecutionCancelSignal();
 	const fromSent = (sent: Sent, itemIndex: number, fields: IDataObject): Outcome =>
 		sent.failure
 			? { error: toNodeApiError(node, sent.failure, 'fire', itemIndex) }
@@ -101,25 +125,35 @@ export async function fireItems(this: IExecuteFunctions): Promise<INodeExecution
 		const known = input && recall(run.tries, fireKey(node.name, itemIndex, input));
 		if (known) outcomes[itemIndex] = fromSent(known, itemIndex, input);
 	});
-	const stopped = !continueOnFail && outcomes.some((o) => o?.error);
-	try {
-		await Promise.all(
-			inputs.map(async (fields, itemIndex) => {
-				if (!fields || outcomes[itemIndex]) return;
-				try {
-					if (stopped || signal?.aborted) throw new TurnCancelled();
-					const request = { ...defaults, method: 'POST' as const, url: '/v1/triggers/fire', body: fields };
-					const sent = await sendItem.call(this, run, { operation: 'fire', request, itemIndex, fields });
-					outcomes[itemIndex] = fromSent(sent, itemIndex, fields);
-				} catch (error) {
-					if (!(error instanceof TurnCancelled)) throw asNodeError(node, error);
-					outcomes[itemIndex] = { error: cancelledError(this, itemIndex), notSent: true };
-				}
-			}),
-		);
-	} finally {
-		signal?.removeEventListener('abort', stop);
+	// A code the application did not register fires nothing: fail it before anything is sent.
+	const unsent = inputs.some((input, itemIndex) => input && !outcomes[itemIndex]);
+	if (checkCodes && run.options.checkTriggerCodes && unsent && !signal?.aborted) {
+		const { pacer, options, turns } = run;
+		const registered = await registeredTriggers.call(this, { pacer, options, run: turns, base: defaults });
+		inputs.forEach((input, itemIndex) => {
+			if (!registered || !input || outcomes[itemIndex]) return;
+			try {
+				checkTriggerCode(node, itemIndex, input.triggerId, registered);
+			} catch (error) {
+				outcomes[itemIndex] = { error: error as Error };
+			}
+		});
 	}
+	const stopped = !continueOnFail && outcomes.some((o) => o?.error);
+	await Promise.all(
+		inputs.map(async (fields, itemIndex) => {
+			if (!fields || outcomes[itemIndex]) return;
+			try {
+				if (stopped || signal?.aborted) throw new TurnCancelled();
+				const request = { ...defaults, method: 'POST' as const, url: '/v1/triggers/fire', body: fields };
+				const sent = await sendItem.call(this, run, { operation: 'fire', request, itemIndex, fields });
+				outcomes[itemIndex] = fromSent(sent, itemIndex, fields);
+			} catch (error) {
+				if (!(error instanceof TurnCancelled)) throw asNodeError(node, error);
+				outcomes[itemIndex] = { error: cancelledError(this, itemIndex), notSent: true };
+			}
+		}),
+	);
 
 	const failed = outcomes.findIndex((o) => o.error && !o.notSent);
 	if (!continueOnFail && failed >= 0) throw stopError.call(this, failed, outcomes);
