@@ -42,6 +42,16 @@ const CHECKS = {
 		assert.equal(errors.length, 1, 'the invalid item on the error output');
 		assert.deepEqual(fired(sandbox), [5141, 5142].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'each record fired once');
 	},
+	// A workflow saved with the Trigger field's old mode name ("id"), an application key: the
+	// code is checked against the application's triggers, one list request for the run.
+	vibeE2eCodeChck(run, sandbox) {
+		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
+		assert.deepEqual(success, [{ success: true, ...deal(5141) }], 'the known code fires');
+		assert.match(errors[0]?.error?.message ?? '', /^Unknown Trigger "paymnt_received"/, 'the mistyped code fails');
+		assert.match(errors[0].error.description, /payment_received/, 'and names the code it could have meant');
+		assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'app' }], 'only the known code was fired');
+		assert.equal(sandbox.requests.filter((r) => r.path === '/v1/triggers').length, 1, 'one trigger list request');
+	},
 	vibeE2eRetryStp(run, sandbox, error) {
 		const said = error?.message ?? run.printed;
 		assert.match(said, /The Bitrix24 portal did not answer/, 'the run stops with the ambiguous fire');

@@ -139,8 +139,8 @@ describe.each<Operation>(['fire', 'list'])('%s: a refused key fails every item w
 		const outcomes = await run(operation, setup);
 
 		expect(outcomes.map((outcome) => outcome.error && errorMessage(outcome.error))).toEqual(outcomes.map(() => message));
-		// Not retried, nothing fired.
-		expect(box.sandbox.requests).toHaveLength(outcomes.length);
+		// Not retried, nothing fired. (An application key's run may also ask for its trigger list once.)
+		expect(box.sandbox.requests.filter((r) => r.path === PATH[operation])).toHaveLength(outcomes.length);
 		expect(box.sandbox.fires).toEqual([]);
 	});
 });
