@@ -24,7 +24,7 @@ export class Bitrix24VibecodeApi implements ICredentialType {
 		dark: 'file:../nodes/Bitrix24Vibecode/bitrix24Vibecode.dark.svg',
 	} as const;
 
-	documentationUrl = 'https://vibecode.bitrix24.tech/docs';
+	documentationUrl = 'https://vibecode.bitrix24.com/docs/keys-auth';
 
 	properties: INodeProperties[] = [
 		{
