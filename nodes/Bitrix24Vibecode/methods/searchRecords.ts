@@ -1,7 +1,6 @@
 import type {
 	ICredentialDataDecryptedObject,
 	IDataObject,
-	IHttpRequestOptions,
 	ILoadOptionsFunctions,
 	INodeListSearchItems,
 	INodeListSearchResult,
@@ -9,10 +8,8 @@ import type {
 import { NodeOperationError } from 'n8n-workflow';
 
 import { ENTITY_LABELS, ENTITY_TYPES, isEntityType, type EntityType } from '../resources/trigger/entityTypes';
-import { DEFAULT_OPTIONS } from '../shared/options';
-import { toNodeApiError } from '../transport/errors';
 import { fingerprint } from '../transport/pacer';
-import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, sendPaced } from '../transport/request';
+import { baseUrlOf, CREDENTIAL_TYPE, readForList } from '../transport/request';
 
 const PAGE_SIZE = 50;
 
@@ -41,27 +38,6 @@ interface Page {
 	/** The records this query has from its offset on, by meta.total (hasMore can be wrong). */
 	more: boolean;
 	received: number;
-}
-
-/**
- * The one place this file sends a request: under the API key's pace, with the node's mapped
- * errors. A search is a read, so a failure after which the request may have reached Bitrix24
- * is safe to send once more, as for the trigger list.
- */
-async function send(
-	this: ILoadOptionsFunctions,
-	credentials: ICredentialDataDecryptedObject,
-	request: IHttpRequestOptions,
-): Promise<IDataObject> {
-	const sent = await sendPaced.call(this, {
-		pacer: pacerOf(credentials),
-		request: { ...request, baseURL: baseUrlOf(credentials) },
-		operation: 'search',
-		options: DEFAULT_OPTIONS,
-		run: {},
-	});
-	if (sent.failure) throw toNodeApiError(this.getNode(), sent.failure, 'search', 0);
-	return sent.body;
 }
 
 // ---- The portal's domain, for the records' links -------------------------------------------
@@ -100,7 +76,7 @@ async function portalDomain(
 	let known = portals.get(id);
 	if (!known) {
 		if (portals.size >= MAX_REMEMBERED_PORTALS) portals.clear();
-		known = send.call(this, credentials, { method: 'GET', url: '/v1/me' }).then(portalDomainOf);
+		known = readForList.call(this, credentials, { method: 'GET', url: '/v1/me' }, 'search').then(portalDomainOf);
 		portals.set(id, known);
 		known.catch(() => portals.get(id) === known && portals.delete(id));
 	}
@@ -141,18 +117,16 @@ async function searchPage(
 	filter: IDataObject | undefined,
 	offset: number,
 ): Promise<Page> {
-	const body = await send.call(this, credentials, {
-		method: 'POST',
-		url: `/v1/${PLURALS[type]}/search`,
-		body: {
-			...(filter && { filter }),
-			select: type === 'contact' ? ['id', 'name', 'lastName'] : ['id', 'title'],
-			// Most recent first, with or without a search text.
-			order: { id: 'desc' },
-			limit: PAGE_SIZE,
-			offset,
-		},
-	});
+	const search = {
+		...(filter && { filter }),
+		select: type === 'contact' ? ['id', 'name', 'lastName'] : ['id', 'title'],
+		// Most recent first, with or without a search text.
+		order: { id: 'desc' },
+		limit: PAGE_SIZE,
+		offset,
+	};
+	const request = { method: 'POST' as const, url: `/v1/${PLURALS[type]}/search`, body: search };
+	const body = await readForList.call(this, credentials, request, 'search');
 	const records = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
 	const meta = (typeof body.meta === 'object' && body.meta ? body.meta : {}) as IDataObject;
 	const total = Number(meta.total);

@@ -118,7 +118,11 @@ export function readOptions(node: INode, raw: unknown, itemIndex: number): Optio
 		if (value === undefined) {
 			throw new NodeOperationError(node, `Invalid ${field.displayName} "${shown(given[field.name])}" in item ${itemIndex}`, {
 				itemIndex,
-				description: `The option "${field.displayName}" must be ${rule}. If it is set by an expression, make the expression give such a value.`,
+				description: `The option "${field.displayName}" must be ${rule}. ${
+					given[field.name] === undefined || given[field.name] === null || given[field.name] === ''
+						? 'Its expression gave nothing: check the field it reads, or remove the option to use the default.'
+						: 'If it is set by an expression, make the expression give such a value.'
+				}`,
 			});
 		}
 		options[field.name] = value;

@@ -7,8 +7,15 @@ import type {
 	IN8nHttpFullResponse,
 } from 'n8n-workflow';
 
-import type { Options } from '../shared/options';
-import { failureFromNetworkError, failureFromResponse, isAmbiguous, type Operation, type VibecodeFailure } from './errors';
+import { DEFAULT_OPTIONS, type Options } from '../shared/options';
+import {
+	failureFromNetworkError,
+	failureFromResponse,
+	isAmbiguous,
+	toNodeApiError,
+	type Operation,
+	type VibecodeFailure,
+} from './errors';
 import { pacerFor, type Pacer } from './pacer';
 
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
@@ -28,6 +35,27 @@ export function baseUrlOf(credentials: IDataObject): string {
 
 export function pacerOf(credentials: IDataObject): Pacer {
 	return pacerFor(baseUrlOf(credentials), String(credentials.apiKey ?? ''));
+}
+
+/**
+ * A read for the editor's lists (triggers, records): under the key's pace with the default
+ * options, its failure mapped to the node's error.
+ */
+export async function readForList(
+	this: ILoadOptionsFunctions,
+	credentials: IDataObject,
+	request: IHttpRequestOptions,
+	operation: Exclude<Operation, 'fire'>,
+): Promise<IDataObject> {
+	const sent = await sendPaced.call(this, {
+		pacer: pacerOf(credentials),
+		request: { ...request, baseURL: baseUrlOf(credentials) },
+		operation,
+		options: DEFAULT_OPTIONS,
+		run: {},
+	});
+	if (sent.failure) throw toNodeApiError(this.getNode(), sent.failure, operation, 0);
+	return sent.body;
 }
 
 /** The answer to one item's request, after the pace and any safe retries. */
