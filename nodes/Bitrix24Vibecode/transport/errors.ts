@@ -19,7 +19,11 @@ export type Operation = 'list' | 'fire' | 'search';
 const CHECK_DASHBOARD = 'in the Vibecode dashboard';
 const APP_KEY_NEEDED =
 	'Listing triggers works only with an OAuth application key (vibe_app_…) plus a user session token; a personal key (vibe_api_…) can still fire triggers. Switch the credential to an application key, or type the trigger code: in the Trigger field switch from "From List" to "By Code".';
-const NOT_SENT = 'Nothing reached Bitrix24, so the trigger did not fire: the item is safe to run again.';
+/** For failures that cannot have reached Bitrix24: a fire is safe to run again. */
+const notSent = (operation: Operation) =>
+	operation === 'fire'
+		? 'Nothing reached Bitrix24, so the trigger did not fire: the item is safe to run again.'
+		: 'Nothing reached Bitrix24.';
 const MAY_HAVE_FIRED =
 	'The trigger may already have fired: check the record in Bitrix24 before running the item again. The node did not resend it, so the automation cannot run twice (see the option "Retry Failed Fires (May Fire Twice)").';
 
@@ -93,15 +97,15 @@ const byCode: Record<string, (operation: Operation, failure: VibecodeFailure) =>
 		message: 'The API key is read-only',
 		hint: `Firing a trigger changes data: use a key with write access, or turn off read-only mode ${CHECK_DASHBOARD}.`,
 	}),
-	RATE_LIMITED: (_operation, { refusedWaitSeconds: wait }) =>
+	RATE_LIMITED: (operation, { refusedWaitSeconds: wait }) =>
 		wait === undefined
 			? {
 					message: 'Too many requests for this API key',
-					hint: `${NOT_SENT} The node waited and retried as often as "Max Retries on Rate Limit" allows. Lower "Requests per Minute" in the node options, or raise the key's limit ${CHECK_DASHBOARD}.`,
+					hint: `${notSent(operation)} The node waited and retried as often as "Max Retries on Rate Limit" allows. Lower "Requests per Minute" in the node options, or raise the key's limit ${CHECK_DASHBOARD}.`,
 				}
 			: {
 					message: `Vibecode asked to wait ${Math.ceil(wait)} seconds before the next request`,
-					hint: `${NOT_SENT} The key is over its rate limit, and the wait is longer than the option "Max Wait on Rate Limit (Seconds)" allows, so the node did not hold the key that long. Run the item again later, lower "Requests per Minute", or raise that option.`,
+					hint: `${notSent(operation)} The key is over its rate limit, and the wait is longer than the option "Max Wait on Rate Limit (Seconds)" allows, so the node did not hold the key that long. Run the item again later, lower "Requests per Minute", or raise that option.`,
 				},
 	BITRIX_UNAVAILABLE: (operation) => ({
 		message: 'The Bitrix24 portal did not answer',
@@ -132,25 +136,25 @@ const byCode: Record<string, (operation: Operation, failure: VibecodeFailure) =>
 		message: 'Vibecode reported a failure without details',
 		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again later.',
 	}),
-	ECONNREFUSED: () => ({
+	ECONNREFUSED: (operation) => ({
 		message: 'Could not connect to Vibecode',
-		hint: `${NOT_SENT} Check the Base URL in the credential and that n8n can reach it.`,
+		hint: `${notSent(operation)} Check the Base URL in the credential and that n8n can reach it.`,
 	}),
-	ENOTFOUND: () => ({
+	ENOTFOUND: (operation) => ({
 		message: 'The Vibecode host could not be found',
-		hint: `${NOT_SENT} Check the Base URL in the credential.`,
+		hint: `${notSent(operation)} Check the Base URL in the credential.`,
 	}),
-	EAI_AGAIN: () => ({
+	EAI_AGAIN: (operation) => ({
 		message: "The Vibecode host name could not be looked up",
-		hint: `${NOT_SENT} The DNS server did not answer in time; try again in a moment, and check n8n's network settings if it persists.`,
+		hint: `${notSent(operation)} The DNS server did not answer in time; try again in a moment, and check n8n's network settings if it persists.`,
 	}),
-	INVALID_URL: () => ({
+	INVALID_URL: (operation) => ({
 		message: 'The Base URL is not a valid address',
-		hint: `${NOT_SENT} Set the credential's Base URL to https://vibecode.bitrix24.tech (or your gateway's address, with http:// or https://).`,
+		hint: `${notSent(operation)} Set the credential's Base URL to https://vibecode.bitrix24.tech (or your gateway's address, with http:// or https://).`,
 	}),
-	TLS_FAILED: () => ({
+	TLS_FAILED: (operation) => ({
 		message: 'A secure connection to Vibecode could not be set up',
-		hint: `${NOT_SENT} The server's certificate was not accepted, or the Base URL says https:// for a server that speaks plain http. Check the Base URL in the credential.`,
+		hint: `${notSent(operation)} The server's certificate was not accepted, or the Base URL says https:// for a server that speaks plain http. Check the Base URL in the credential.`,
 	}),
 	ECONNRESET: (operation) => ({
 		message: 'The connection to Vibecode broke before an answer arrived',
