@@ -1,11 +1,10 @@
 const { src, dest } = require('gulp');
 
-// tsc emits only JavaScript; n8n also needs the icons and codex files beside the built node.
-function buildIcons() {
-	return src(['nodes/**/*.{png,svg}', 'nodes/**/*.node.json', 'credentials/**/*.{png,svg}'], {
-		base: '.',
-		encoding: false,
-	}).pipe(dest('dist'));
+// `n8n-node build` compiles the TypeScript and copies the icons, but not the codex file
+// (*.node.json: the node's categories and links in n8n's nodes panel), which n8n reads from
+// beside the built node.
+function buildCodex() {
+	return src('nodes/**/*.node.json', { base: '.' }).pipe(dest('dist'));
 }
 
-exports['build:icons'] = buildIcons;
+exports['build:codex'] = buildCodex;

@@ -10,9 +10,9 @@ import nock from 'nock';
 import { runWorkflow, type OnError, type RunResult } from './harness/runWorkflow';
 
 export const API = 'https://vibecode.bitrix24.tech';
-export const PERSONAL_KEY = 'vibe_api_TESTSECRET_personal_0123456789';
-export const APP_KEY = 'vibe_app_TESTSECRET_app_0123456789';
-export const SESSION = 'vibe_session_TESTSECRET_user_0123456789';
+export const PERSONAL_KEY = 'vibe_api_DUMMYSECRET_personal_0123456789';
+export const APP_KEY = 'vibe_app_DUMMYSECRET_app_0123456789';
+export const SESSION = 'vibe_session_DUMMYSECRET_user_0123456789';
 
 /** Fast enough for tests; pacing itself is tested with the defaults elsewhere. */
 export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20 };

@@ -1,13 +1,11 @@
 import type { INodeParameters } from 'n8n-workflow';
 import nock from 'nock';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import path from 'node:path';
 
 import { API, details, errorMessage, FAST, fire, fireParameters, PERSONAL_KEY } from './helpers';
 import { fireAt, useSandbox } from './sandboxRun';
 import { runWorkflow } from './harness/runWorkflow';
 import { startSandbox } from './sandbox/server';
+import { startTlsServer } from './sandbox/tlsServer';
 
 const box = useSandbox();
 const MAY_HAVE_FIRED = /may already have fired/;
@@ -93,19 +91,9 @@ describe('Network faults', () => {
 	}, 15_000);
 
 	describe('a failure that cannot have reached Vibecode says the fire was not sent', () => {
-		let tls: Server;
-		let tlsRequests = 0;
-		beforeAll(async () => {
-			const fixture = (name: string) => readFileSync(path.join(__dirname, 'fixtures', name));
-			tls = createServer({ key: fixture('selfsigned.key'), cert: fixture('selfsigned.crt') }, (_req, res) => {
-				tlsRequests++;
-				res.setHeader('Content-Type', 'application/json');
-				res.end(JSON.stringify({ success: true, data: true }));
-			});
-			await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-		});
-		afterAll(async () => await new Promise((resolve) => tls.close(resolve)));
-		const tlsUrl = () => `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
+		let tls: Awaited<ReturnType<typeof startTlsServer>>;
+		beforeAll(async () => (tls = await startTlsServer()));
+		afterAll(async () => await tls.close());
 
 		test('a refused connection', async () => {
 			const closed = await startSandbox();
@@ -125,16 +113,16 @@ describe('Network faults', () => {
 		});
 
 		test('a certificate n8n does not trust; with the node setting "Ignore SSL Issues" the fire goes through', async () => {
-			tlsRequests = 0;
-			const refused = await fireWith(tlsUrl());
+			tls.requests.count = 0;
+			const refused = await fireWith(tls.url);
 
 			expect(errorMessage(refused.errors[0])).toBe('A secure connection to Vibecode could not be set up');
 			expect(details(refused.errors[0])).toMatchObject({ code: 'TLS_FAILED', hint: expect.stringMatching(NOT_SENT) });
-			expect(tlsRequests).toBe(0);
+			expect(tls.requests.count).toBe(0);
 
-			const allowed = await fireWith(tlsUrl(), { allowUnauthorizedCerts: true });
+			const allowed = await fireWith(tls.url, { allowUnauthorizedCerts: true });
 			expect(allowed.main.map((item) => item.json.success)).toEqual([true]);
-			expect(tlsRequests).toBe(1);
+			expect(tls.requests.count).toBe(1);
 		});
 
 		test('a Base URL that is not an address', async () => {

@@ -1,4 +1,5 @@
 import { Pacer, TurnCancelled } from '../nodes/Bitrix24Vibecode/transport/pacer';
+import { nextTurn } from './harness/system';
 
 /** A clock that moves only when the pacer waits, by exactly the wait. */
 function virtualClock() {
@@ -6,7 +7,7 @@ function virtualClock() {
 		at: 0,
 		now: () => clock.at,
 		sleep: async (ms: number) => {
-			await new Promise((resolve) => setImmediate(resolve));
+			await nextTurn();
 			clock.at += ms;
 		},
 	};
@@ -26,7 +27,7 @@ function send(pacer: Pacer, clock: { now(): number }, started: Started, names: s
 }
 
 const settle = async () => {
-	for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+	for (let i = 0; i < 20; i++) await nextTurn();
 };
 
 describe('Pacer (virtual clock)', () => {

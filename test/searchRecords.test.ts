@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import type { ICredentialDataDecryptedObject, IDataObject, INodeListSearchItems, INodeParameters } from 'n8n-workflow';
 
+import example from '../examples/fire-trigger-for-one-deal.json';
 import { FAST, fireParameters } from './helpers';
 import { runWorkflow } from './harness/runWorkflow';
 import { searchList } from './harness/searchList';
@@ -222,13 +220,13 @@ describe('Fire Trigger with an Entity ID picked from the list', () => {
 	});
 
 	test('examples/fire-trigger-for-one-deal.json: the picked deal is one the list offers, and it fires', async () => {
-		const example = JSON.parse(readFileSync(join(__dirname, '..', 'examples', 'fire-trigger-for-one-deal.json'), 'utf8'));
-		const node = example.nodes.find((n: { name: string }) => n.name === 'Fire Trigger');
-		const { entityId } = node.parameters;
-		const offered = (await records(node.parameters.entityType, 'rollout')).results;
+		const { parameters } = example.nodes.find((n) => n.name === 'Fire Trigger') ?? {};
+		const { entityType, entityId } = parameters ?? {};
+		if (!entityType || !entityId) throw new Error('the example has no Fire Trigger node with a picked record');
+		const offered = (await records(entityType, 'rollout')).results;
 		expect(offered).toContainEqual({ name: entityId.cachedResultName, value: entityId.value, url: entityId.cachedResultUrl });
 
-		const result = await runWorkflow({ parameters: node.parameters as INodeParameters, credentials: personal() });
+		const result = await runWorkflow({ parameters: parameters as INodeParameters, credentials: personal() });
 		expect(result.error).toBeUndefined();
 		expect(box.sandbox.fires).toMatchObject([{ entityType: 'deal', entityId: 5041, triggerId: 'payment_received' }]);
 	});

@@ -1,4 +1,5 @@
 import { apiError, FAST } from './helpers';
+import { delay } from './harness/system';
 import { freshKey, ids } from './hostile/support';
 import { fireAt, useSandbox } from './sandboxRun';
 import type { Sandbox } from './sandbox/server';
@@ -36,7 +37,7 @@ describe('Stop means stop', () => {
 		const stop = new AbortController();
 		// One fire a minute: the second would wait a minute for its turn.
 		const run = fireAt(box.sandbox, ids(5), { apiKey, options: { requestsPerMinute: 1 }, signal: stop.signal });
-		while (sent(box.sandbox).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+		while (sent(box.sandbox).length === 0) await delay(5);
 		stop.abort();
 		await run;
 

@@ -1,8 +1,8 @@
 import { PackageDirectoryLoader, RoutingNode, type ExecuteContext } from 'n8n-core';
 import type { ICredentialType, INodeType } from 'n8n-workflow';
-import path from 'node:path';
 
-export const PACKAGE_ROOT = path.resolve(__dirname, '../..');
+import { PACKAGE_ROOT } from './system';
+
 export const NODE_TYPE = 'n8n-nodes-bitrix24-vibecode.bitrix24Vibecode';
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
 

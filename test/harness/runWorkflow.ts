@@ -14,17 +14,15 @@ import {
 	type IWorkflowExecuteAdditionalData,
 } from 'n8n-workflow';
 
-import path from 'node:path';
-
 import { CredentialsHelper } from './credentialsHelper';
 import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
+import { load, n8nCoreMajor } from './system';
 
 /**
  * Major version of the n8n-core in use: 2 for `npx jest`, 1 under jest.n8n1.config.js, which
  * maps n8n-core and n8n-workflow to the 1.x packages (package.json resolves through it too).
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const N8N_CORE_MAJOR = Number((require('n8n-core/package.json') as { version: string }).version.split('.')[0]);
+export const N8N_CORE_MAJOR = n8nCoreMajor();
 
 export type OnError = 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
 
@@ -88,11 +86,8 @@ function nodeTypesOf(vibecode: INodeType, more: INodeType[]): INodeTypes {
  */
 function unrefSshCleanupTimer(): void {
 	if (N8N_CORE_MAJOR >= 2) return;
-	/* eslint-disable @typescript-eslint/no-require-imports */
-	const coreDir = path.dirname(require.resolve('n8n-core/package.json'));
-	const { Container } = require(require.resolve('@n8n/di', { paths: [coreDir] }));
-	const { SSHClientsManager } = require('n8n-core/dist/execution-engine/ssh-clients-manager');
-	/* eslint-enable @typescript-eslint/no-require-imports */
+	const { Container } = load('@n8n/di', { beside: 'n8n-core' });
+	const { SSHClientsManager } = load('n8n-core/dist/execution-engine/ssh-clients-manager');
 	(Container.get(SSHClientsManager) as { cleanupTimer?: NodeJS.Timeout }).cleanupTimer?.unref();
 }
 

@@ -1,6 +1,4 @@
-import path from 'node:path';
-
-import { PACKAGE_ROOT } from './loadPackage';
+import { load, nextTurn } from './system';
 
 interface Clock {
 	now(): number;
@@ -13,8 +11,7 @@ interface Clock {
  * so pacing is asserted in exact milliseconds however busy the machine is.
  */
 export function useVirtualClock() {
-	// eslint-disable-next-line @typescript-eslint/no-require-imports
-	const { clock } = require(path.join(PACKAGE_ROOT, 'dist/nodes/Bitrix24Vibecode/transport/clock.js')) as { clock: Clock };
+	const { clock } = load('./dist/nodes/Bitrix24Vibecode/transport/clock.js') as { clock: Clock };
 	const real = { ...clock };
 	const state = { now: 0, sleeps: [] as number[] };
 	beforeEach(() => {
@@ -24,7 +21,7 @@ export function useVirtualClock() {
 		clock.now = () => state.now;
 		clock.sleep = async (ms) => {
 			state.sleeps.push(ms);
-			await new Promise((resolve) => setImmediate(resolve));
+			await nextTurn();
 			state.now += ms;
 		};
 	});

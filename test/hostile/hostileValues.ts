@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import type { IDataObject } from 'n8n-workflow';
 
+import { numberFromEnv } from '../harness/system';
+
 // Hostile values for Fire Trigger's fields, and what the README says the node must do with each.
 
 export const TYPES = ['deal', 'lead', 'contact', 'company', 'quote', 'invoice'];
@@ -172,7 +174,7 @@ export const short = (value: unknown) => {
 };
 
 // The same cases on every run; FC_SEED=… tries others.
-export const SEED = Number(process.env.FC_SEED ?? 20_251_122);
+export const SEED = numberFromEnv('FC_SEED', 20_251_122);
 
 /** Why an item's outcome is not what `c` documents; undefined when it is. */
 export function mismatch(

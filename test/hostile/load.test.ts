@@ -1,4 +1,5 @@
 import { details } from '../helpers';
+import { numberFromEnv, report } from '../harness/system';
 import { fireAt, useSandbox } from '../sandboxRun';
 import { firedTwice, freshKey, ids, outcomes } from './support';
 
@@ -8,11 +9,11 @@ const LIMIT = { limit: 60, windowMs: 1_000 };
 const box = useSandbox({ rateLimit: LIMIT });
 
 // HOSTILE_LOAD_ITEMS and HOSTILE_SEED repeat or vary a run.
-const N = Number(process.env.HOSTILE_LOAD_ITEMS ?? 600);
-const SEED = Number(process.env.HOSTILE_SEED ?? 20_251_121);
+const N = numberFromEnv('HOSTILE_LOAD_ITEMS', 600);
+const SEED = numberFromEnv('HOSTILE_SEED', 20_251_121);
 
 test(`${N} items under random faults and a rate limit: nothing lost, nothing fired twice`, async () => {
-	console.log(`seed ${SEED} (HOSTILE_SEED=${SEED} repeats this run)`);
+	report(`seed ${SEED} (HOSTILE_SEED=${SEED} repeats this run)`);
 	const apiKey = freshKey(box.sandbox);
 	box.sandbox.setRandomFaults({ seed: SEED, rate: 0.05, apply: 0.5, match: { path: '/v1/triggers/fire' } });
 	const result = await fireAt(box.sandbox, ids(N), {
@@ -29,7 +30,7 @@ test(`${N} items under random faults and a rate limit: nothing lost, nothing fir
 	// Fires that Bitrix24 ran though the answer was lost: their items failed, saying so.
 	const applied = new Set(requests.filter((r) => r.applied).map((r) => (r.body as { entityId: number }).entityId));
 	const fired = box.sandbox.fires.map((f) => Number(f.entityId));
-	console.log(
+	report(
 		JSON.stringify({
 			seed: SEED,
 			items: N,

