@@ -1,6 +1,6 @@
 'use strict';
 
-// Shared by scripts/start.js and scripts/e2e-n8n.js: a real n8n (from tools/) that loads
+// Shared by scripts/start.js and scripts/e2e-n8n.js: a real n8n (pinned in tools/) that loads
 // this repo's dist/ as an installed community package, talking to the local Vibecode sandbox.
 
 const { spawn } = require('node:child_process');
@@ -15,7 +15,12 @@ const EXAMPLES_DIR = path.join(ROOT, 'examples');
 const IS_WINDOWS = process.platform === 'win32';
 
 // n8n 2.x needs Node >= 24; the 1.x line in tools/n8n is the one that runs on Node 20 and 22.
-const N8N_DIR = path.join(ROOT, 'tools', Number(process.versions.node.split('.')[0]) >= 24 ? 'n8n2' : 'n8n');
+const N8N_NAME = Number(process.versions.node.split('.')[0]) >= 24 ? 'n8n2' : 'n8n';
+// tools/ holds what pins the install (package.json, lockfile, .npmrc); the install itself goes
+// to a hidden folder, because `n8n-node build` copies every .png and .svg it finds outside
+// dist/ and the top node_modules/ into dist/, and n8n's editor brings thousands.
+const PIN_DIR = path.join(ROOT, 'tools', N8N_NAME);
+const N8N_DIR = path.join(ROOT, '.n8n-app', N8N_NAME);
 const N8N_BIN = path.join(N8N_DIR, 'node_modules', 'n8n', 'bin', 'n8n');
 const READY_FILE = path.join(N8N_DIR, 'node_modules', '.vibecode-ready');
 
@@ -81,18 +86,20 @@ async function buildPackage({ log = console.log } = {}) {
 }
 
 /**
- * Installs n8n into tools/n8n (or tools/n8n2) unless the lockfile and the Node ABI match the
- * last successful install. Returns true if it installed.
+ * Installs n8n as tools/n8n (or tools/n8n2) pins it into .n8n-app/, unless the lockfile and the
+ * Node ABI match the last successful install. Returns true if it installed.
  */
 async function ensureN8n({ log = console.log } = {}) {
-	const lock = fs.readFileSync(path.join(N8N_DIR, 'package-lock.json'));
+	const lock = fs.readFileSync(path.join(PIN_DIR, 'package-lock.json'));
 	// sqlite3 is a native module: a different Node ABI needs a fresh build
 	const stamp = `${crypto.createHash('sha256').update(lock).digest('hex')} abi-${process.versions.modules}`;
 	if (fs.existsSync(N8N_BIN) && fs.existsSync(READY_FILE) && fs.readFileSync(READY_FILE, 'utf8') === stamp) {
 		return false;
 	}
-	const version = require(path.join(N8N_DIR, 'package.json')).dependencies.n8n;
+	const version = require(path.join(PIN_DIR, 'package.json')).dependencies.n8n;
 	log(`Installing n8n ${version} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
+	fs.mkdirSync(N8N_DIR, { recursive: true });
+	for (const file of ['package.json', 'package-lock.json', '.npmrc']) fs.copyFileSync(path.join(PIN_DIR, file), path.join(N8N_DIR, file));
 	// Install scripts stay off: n8n's would build isolated-vm (needs a newer Node) and download
 	// prebuilt binaries from hosts other than the npm registry. The legacy expression engine
 	// (N8N_EXPRESSION_ENGINE=legacy) does without isolated-vm.
