@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs bench/bench.ts without a build step: TypeScript is only transpiled, as ts-jest does.
+// Runs bench/bench.js without a build step: the test harness it requires is TypeScript,
+// which is only transpiled, as ts-jest does.
 const fs = require('node:fs');
 const ts = require('typescript');
 
@@ -14,7 +15,7 @@ require.extensions['.ts'] = (module, filename) => {
 // n8n's engine logs every failed item; the table is what this run is for.
 process.env.N8N_LOG_LEVEL ??= 'silent';
 
-const bench = require('../bench/bench.ts');
+const bench = require('../bench/bench.js');
 const argv = process.argv.slice(2);
 (argv[0] === '--worker' ? bench.worker(argv[1]) : bench.main(argv))
 	.catch((error) => {

@@ -2,17 +2,19 @@
  * npm run bench [-- --quick]: the node run through n8n-core's WorkflowExecute against the local
  * Vibecode sandbox. Every row comes from the same run, so ratios compare like with like.
  */
-import { spawn } from 'node:child_process';
-import http from 'node:http';
-import path from 'node:path';
-import readline from 'node:readline';
+const { spawn } = require('node:child_process');
+const http = require('node:http');
+const path = require('node:path');
+const readline = require('node:readline');
 
-import { getRequestHelperFunctions } from 'n8n-core/dist/execution-engine/node-execution-context/utils/request-helpers/factory';
+const { getRequestHelperFunctions } = require('n8n-core/dist/execution-engine/node-execution-context/utils/request-helpers/factory');
 
-import { runWorkflow } from '../test/harness/runWorkflow';
-import { startSandbox, type Sandbox } from '../test/sandbox/server';
+const { runWorkflow } = require('../test/harness/runWorkflow');
+const { startSandbox } = require('../test/sandbox/server');
 
-const fireParameters = (options: object) => ({
+/** @typedef {import('../test/sandbox/server').Sandbox} Sandbox */
+
+const fireParameters = (options) => ({
 	resource: 'trigger',
 	operation: 'fire',
 	entityType: 'deal',
@@ -21,9 +23,9 @@ const fireParameters = (options: object) => ({
 	options,
 });
 
-const ids = (n: number, from = 1) => Array.from({ length: n }, (_, i) => ({ id: from + i }));
+const ids = (n, from = 1) => Array.from({ length: n }, (_, i) => ({ id: from + i }));
 
-async function fireAll(baseUrl: string, apiKey: string, n: number, options: object, from = 1) {
+async function fireAll(baseUrl, apiKey, n, options, from = 1) {
 	const started = performance.now();
 	const result = await runWorkflow({
 		parameters: fireParameters(options),
@@ -39,8 +41,10 @@ async function fireAll(baseUrl: string, apiKey: string, n: number, options: obje
 /**
  * Runs under the key's limit compressed from 300/min to 30 per 6 s (the same 5/s on average),
  * each with a key of its own; `fire` fires N records with that key and returns when done.
+ * @param {number} n
+ * @param {Array<[string, (url: string, key: string) => Promise<unknown>]>} runs
  */
-async function underLimit(n: number, runs: Array<[string, (url: string, key: string) => Promise<unknown>]>) {
+async function underLimit(n, runs) {
 	const limit = { limit: 30, windowMs: 6_000 };
 	const floor = n / (limit.limit / (limit.windowMs / 1000));
 	const sandbox = await startSandbox({ rateLimit: limit });
@@ -61,7 +65,7 @@ async function underLimit(n: number, runs: Array<[string, (url: string, key: str
 }
 
 /** Row 1: one n8n process, with the defaults and with pacing off. */
-const rateLimited = (n: number) =>
+const rateLimited = (n) =>
 	underLimit(n, [
 		['node, default options', (url, key) => fireAll(url, key, n, {})],
 		[
@@ -70,9 +74,14 @@ const rateLimited = (n: number) =>
 		],
 	]);
 
-/** Fires per record of one key: how many were fired once, twice, or not at all. */
-function tally(sandbox: Sandbox, keyId: string, n: number) {
-	const fired = new Map<number, number>();
+/**
+ * Fires per record of one key: how many were fired once, twice, or not at all.
+ * @param {Sandbox} sandbox
+ * @param {string} keyId
+ * @param {number} n
+ */
+function tally(sandbox, keyId, n) {
+	const fired = new Map();
 	for (const f of sandbox.fires) if (f.apiKeyId === keyId) fired.set(Number(f.entityId), (fired.get(Number(f.entityId)) ?? 0) + 1);
 	const requests = sandbox.requests.filter((r) => r.apiKeyId === keyId);
 	const refused = requests.filter((r) => r.status === 429).length;
@@ -84,14 +93,18 @@ function tally(sandbox: Sandbox, keyId: string, n: number) {
 	};
 }
 
-/** One n8n process of several: `node scripts/bench.js --worker '{…}'` prints its result as JSON. */
-export async function worker(job: string) {
+/**
+ * One n8n process of several: `node scripts/bench.js --worker '{…}'` prints its result as JSON.
+ * @param {string} job JSON: url, apiKey, from, count, options
+ * @returns {Promise<void>}
+ */
+async function worker(job) {
 	const { url, apiKey, from, count, options } = JSON.parse(job);
 	const { seconds, ok } = await fireAll(url, apiKey, count, options, from);
 	console.log(JSON.stringify({ seconds, ok }));
 }
 
-function spawnWorker(job: object): Promise<void> {
+function spawnWorker(job) {
 	return new Promise((resolve, reject) => {
 		const child = spawn(process.execPath, [path.join(__dirname, '../scripts/bench.js'), '--worker', JSON.stringify(job)], {
 			stdio: ['ignore', 'ignore', 'inherit'],
@@ -102,9 +115,9 @@ function spawnWorker(job: object): Promise<void> {
 }
 
 /** Row 2: several n8n processes fire with one key at once: each paces alone; the gateway's 429 keeps them in line. */
-function processes(n: number, count: number) {
+function processes(n, count) {
 	const share = n / count;
-	const inProcesses = (options: object) => (url: string, key: string) =>
+	const inProcesses = (options) => (url, key) =>
 		Promise.all(
 			Array.from({ length: count }, (_, index) =>
 				spawnWorker({ url, apiKey: key, from: 1 + index * share, count: share, options }),
@@ -121,12 +134,12 @@ function processes(n: number, count: number) {
 }
 
 /** What any node's requests cost: n8n-core's own HTTP helper, called directly with the same concurrency. */
-async function helperAlone(url: string, apiKey: string, n: number, concurrency: number) {
+async function helperAlone(url, apiKey, n, concurrency) {
 	const helpers = getRequestHelperFunctions(
-		{ id: 'bench', settings: {} } as never,
+		{ id: 'bench', settings: {} },
 		{ id: 'bench', name: 'bench', type: 'bench', typeVersion: 1, position: [0, 0], parameters: {} },
-		{} as never,
-		{ resultData: { runData: {} } } as never,
+		{},
+		{ resultData: { runData: {} } },
 		[],
 	);
 	let next = 1;
@@ -150,12 +163,12 @@ async function helperAlone(url: string, apiKey: string, n: number, concurrency: 
 }
 
 /** The ceiling: the same requests from a plain keep-alive client with the same concurrency. */
-async function plainClient(url: string, apiKey: string, n: number, concurrency: number) {
+async function plainClient(url, apiKey, n, concurrency) {
 	const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 	const target = new URL('/v1/triggers/fire', url);
 	let next = 1;
-	const post = (id: number) =>
-		new Promise<void>((resolve, reject) => {
+	const post = (id) =>
+		new Promise((resolve, reject) => {
 			const body = JSON.stringify({ entityType: 'deal', entityId: id, triggerId: 'payment_received' });
 			const request = http.request(
 				target,
@@ -179,8 +192,8 @@ async function plainClient(url: string, apiKey: string, n: number, concurrency: 
 }
 
 /** Row 2: no limit, 50 ms per answer; throughput against the plain client's. */
-async function throughput(n: number, concurrency: number) {
-	const sandbox: Sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
+async function throughput(n, concurrency) {
+	const sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
 	try {
 		sandbox.addKey('vibe_api_bench_speed');
 		sandbox.addKey('vibe_api_bench_plain');
@@ -198,17 +211,20 @@ async function throughput(n: number, concurrency: number) {
 	}
 }
 
-/** A sandbox in its own process, so that the memory measured is the node's and the engine's. */
-async function externalSandbox(): Promise<{ url: string; stop: () => void }> {
+/**
+ * A sandbox in its own process, so that the memory measured is the node's and the engine's.
+ * @returns {Promise<{ url: string, stop: () => void }>}
+ */
+async function externalSandbox() {
 	const child = spawn(process.execPath, [path.join(__dirname, '../test/sandbox/cli.js'), '--limit', '0'], {
 		stdio: ['ignore', 'pipe', 'ignore'],
 	});
-	const [line] = await readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next().then((r) => [r.value as string]);
+	const [line] = await readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value]);
 	return { url: JSON.parse(line).url, stop: () => child.kill('SIGTERM') };
 }
 
 /** Row 3: peak resident memory while the node fires N triggers with no limit. */
-async function memory(sizes: number[]) {
+async function memory(sizes) {
 	const sandbox = await externalSandbox();
 	const rows = [];
 	try {
@@ -230,10 +246,14 @@ async function memory(sizes: number[]) {
 	return rows;
 }
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
-const s = (seconds: number) => `${seconds.toFixed(1)} s`;
+const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+const s = (seconds) => `${seconds.toFixed(1)} s`;
 
-export async function main(argv: string[]) {
+/**
+ * @param {string[]} argv the arguments after the script, e.g. ['--quick']
+ * @returns {Promise<void>}
+ */
+async function main(argv) {
 	const quick = argv.includes('--quick');
 	const n1 = quick ? 60 : 400;
 	const n2 = quick ? 300 : 2_000;
@@ -263,7 +283,7 @@ export async function main(argv: string[]) {
 	console.log(`\n3. N = ${n2}, no limit, 50 ms per answer, ${concurrency} in flight\n`);
 	console.log('| client | requests per second | share of the ceiling |');
 	console.log('| --- | ---: | ---: |');
-	const share = (rate: number) => `${((100 * rate) / speed.plain).toFixed(0)} %`;
+	const share = (rate) => `${((100 * rate) / speed.plain).toFixed(0)} %`;
 	console.log(`| plain Node.js keep-alive client (ceiling) | ${speed.plain.toFixed(0)} | 100 % |`);
 	console.log(`| n8n-core's HTTP helper alone, no node (what any node's requests cost) | ${speed.helper.toFixed(0)} | ${share(speed.helper)} |`);
 	console.log(`| this node through n8n's engine | ${speed.node.toFixed(0)} | ${share(speed.node)} |`);
@@ -274,3 +294,5 @@ export async function main(argv: string[]) {
 	console.log('| ---: | ---: | ---: | ---: | ---: |');
 	for (const r of mem) console.log(`| ${r.n} | ${r.ok} | ${s(r.seconds)} | ${mb(r.before)} | ${mb(r.peak)} |`);
 }
+
+module.exports = { main, worker };
