@@ -1,34 +1,43 @@
 /// <reference types="jest" />
-import * as net from 'node:net';
-import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { startSandbox, SEEDED, DEFAULT_TRIGGERS, Sandbox, SandboxOptions } from './server';
+const net = require('node:net');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { startSandbox, SEEDED, DEFAULT_TRIGGERS } = require('./server');
 
-interface CallOptions {
-  method?: string;
-  /** null sends no X-Api-Key at all. Default: the personal key. */
-  key?: string | null;
-  bearer?: string;
-  authorization?: string;
-  body?: unknown;
-  rawBody?: string;
-  signal?: AbortSignal;
-}
+/** @typedef {import('./server').Sandbox} Sandbox */
+/** @typedef {import('./server').SandboxOptions} SandboxOptions */
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  json: any;
-  ms: number;
-}
+/**
+ * @typedef {object} CallOptions
+ * @property {string} [method]
+ * @property {string | null} [key] null sends no X-Api-Key at all. Default: the personal key.
+ * @property {string} [bearer]
+ * @property {string} [authorization]
+ * @property {unknown} [body]
+ * @property {string} [rawBody]
+ * @property {AbortSignal} [signal]
+ */
+
+/**
+ * @typedef {object} Answer
+ * @property {number} status
+ * @property {Headers} headers
+ * @property {string} text
+ * @property {any} json
+ * @property {number} ms
+ */
 
 const FIRE = { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' };
 const APP = { key: SEEDED.app, bearer: SEEDED.session };
 
-async function call(sb: Sandbox, urlPath: string, opts: CallOptions = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
+/**
+ * @param {Sandbox} sb
+ * @param {string} urlPath
+ * @param {CallOptions} [opts]
+ * @returns {Promise<Answer>}
+ */
+async function call(sb, urlPath, opts = {}) {
+  const headers = {};
   if (opts.key !== null) headers['X-Api-Key'] = opts.key ?? SEEDED.personal;
   if (opts.bearer !== undefined) headers.Authorization = `Bearer ${opts.bearer}`;
   if (opts.authorization !== undefined) headers.Authorization = opts.authorization;
@@ -42,7 +51,7 @@ async function call(sb: Sandbox, urlPath: string, opts: CallOptions = {}): Promi
     signal: opts.signal,
   });
   const text = await res.text();
-  let json: unknown;
+  let json;
   try {
     json = JSON.parse(text);
   } catch {
@@ -51,29 +60,41 @@ async function call(sb: Sandbox, urlPath: string, opts: CallOptions = {}): Promi
   return { status: res.status, headers: res.headers, text, json, ms: Date.now() - started };
 }
 
-const fire = (sb: Sandbox, body: unknown = FIRE, opts: CallOptions = {}) =>
+/**
+ * @param {Sandbox} sb
+ * @param {unknown} [body]
+ * @param {CallOptions} [opts]
+ */
+const fire = (sb, body = FIRE, opts = {}) =>
   call(sb, '/v1/triggers/fire', { method: 'POST', body, ...opts });
 
-const last = <T>(list: T[]): T => list[list.length - 1];
+const last = (list) => list[list.length - 1];
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface RawResult {
-  data: string;
-  closed: boolean;
-  error?: string;
-}
+/**
+ * @typedef {object} RawResult
+ * @property {string} data
+ * @property {boolean} closed
+ * @property {string} [error]
+ */
 
-/** Raw HTTP over a socket: shows exactly what the server sent before the connection ended. */
-function raw(sb: Sandbox, head: string, bodyParts: Array<{ afterMs: number; data: string }> = []): Promise<RawResult> {
+/**
+ * Raw HTTP over a socket: shows exactly what the server sent before the connection ended.
+ * @param {Sandbox} sb
+ * @param {string} head
+ * @param {Array<{ afterMs: number, data: string }>} [bodyParts]
+ * @returns {Promise<RawResult>}
+ */
+function raw(sb, head, bodyParts = []) {
   return new Promise((resolve) => {
     const socket = net.connect(sb.port, '127.0.0.1');
     let data = '';
     socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
+    socket.on('data', (d) => {
       data += d;
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => resolve({ data, closed: true, error: e.code }));
+    socket.on('error', (e) => resolve({ data, closed: true, error: e.code }));
     socket.on('close', () => resolve({ data, closed: true }));
     socket.write(head);
     for (const part of bodyParts) {
@@ -84,13 +105,18 @@ function raw(sb: Sandbox, head: string, bodyParts: Array<{ afterMs: number; data
   });
 }
 
-function rawFireHead(contentLength: number, key: string = SEEDED.personal): string {
+function rawFireHead(contentLength, key = SEEDED.personal) {
   return 'POST /v1/triggers/fire HTTP/1.1\r\nHost: sandbox\r\nConnection: close\r\n'
     + `X-Api-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n`;
 }
 
-function withSandbox(options: SandboxOptions = { rateLimit: false }): () => Sandbox {
-  let sb: Sandbox;
+/**
+ * @param {SandboxOptions} [options]
+ * @returns {() => Sandbox}
+ */
+function withSandbox(options = { rateLimit: false }) {
+  /** @type {Sandbox} */
+  let sb;
   beforeAll(async () => {
     sb = await startSandbox(options);
   });
@@ -99,7 +125,12 @@ function withSandbox(options: SandboxOptions = { rateLimit: false }): () => Sand
   return () => sb;
 }
 
-function expectError(a: Answer, status: number, code: string): void {
+/**
+ * @param {Answer} a
+ * @param {number} status
+ * @param {string} code
+ */
+function expectError(a, status, code) {
   expect(a.status).toBe(status);
   expect(a.headers.get('content-type')).toBe('application/json; charset=utf-8');
   expect(a.json).toMatchObject({ success: false, error: { code, message: expect.any(String) } });
@@ -219,8 +250,8 @@ describe('endpoints', () => {
   });
 
   test('missing or empty fields → 400 MISSING_PARAMS naming the field', async () => {
-    for (const field of ['entityType', 'entityId', 'triggerId'] as const) {
-      const without: Record<string, unknown> = { ...FIRE };
+    for (const field of ['entityType', 'entityId', 'triggerId']) {
+      const without = { ...FIRE };
       delete without[field];
       for (const body of [without, { ...FIRE, [field]: '' }, { ...FIRE, [field]: null }]) {
         const a = await fire(sb(), body);
@@ -292,9 +323,9 @@ describe('endpoints', () => {
 
 describe('CRM record search (POST /v1/{plural}/search)', () => {
   const sb = withSandbox();
-  const search = (plural: string, body: unknown, opts: CallOptions = {}) =>
+  const search = (plural, body, opts = {}) =>
     call(sb(), `/v1/${plural}/search`, { method: 'POST', body, ...opts });
-  const ids = (a: Answer) => a.json.data.map((r: { id: number }) => r.id);
+  const ids = (a) => a.json.data.map((r) => r.id);
 
   test('every CRM entity has a search endpoint with seeded records', async () => {
     for (const plural of ['deals', 'leads', 'contacts', 'companies', 'quotes', 'invoices']) {
@@ -308,7 +339,7 @@ describe('CRM record search (POST /v1/{plural}/search)', () => {
   });
 
   test('limit, offset and order by id desc page through 150 deals; hasMore is wrongly true on a full last page', async () => {
-    const page = (offset: number) => search('deals', { order: { id: 'desc' }, limit: 50, offset, select: ['id', 'title'] });
+    const page = (offset) => search('deals', { order: { id: 'desc' }, limit: 50, offset, select: ['id', 'title'] });
     const first = await page(0);
     expect(first.json.meta).toEqual({ total: 150, hasMore: true });
     expect(ids(first)[0]).toBe(5150);
@@ -329,7 +360,7 @@ describe('CRM record search (POST /v1/{plural}/search)', () => {
 
   test('$contains is case-insensitive; a partial last page says hasMore false', async () => {
     const acme = await search('deals', { filter: { title: { $contains: 'acme' } }, order: { id: 'desc' } });
-    expect(acme.json.data.map((r: { title: string }) => r.title)).toEqual(['ACME training', 'Acme support renewal', 'Acme rollout']);
+    expect(acme.json.data.map((r) => r.title)).toEqual(['ACME training', 'Acme support renewal', 'Acme rollout']);
     expect(acme.json.meta).toEqual({ total: 3, hasMore: false });
     const byName = await search('contacts', { filter: { name: { $contains: 'ANN' } } });
     expect(ids(byName)).toEqual([11, 13]);
@@ -360,7 +391,7 @@ describe('CRM record search (POST /v1/{plural}/search)', () => {
   test('setRecords replaces one entity type\'s records', async () => {
     sb().setRecords('lead', [{ id: 1, title: 'Only lead' }]);
     expect((await search('leads', {})).json.data).toEqual([{ id: 1, title: 'Only lead' }]);
-    expect(() => sb().setRecords('lead', [{ title: 'no id' } as never])).toThrow(TypeError);
+    expect(() => sb().setRecords('lead', [{ title: 'no id' }])).toThrow(TypeError);
   });
 });
 
@@ -555,13 +586,13 @@ describe('faults', () => {
   });
 
   test('invalid faults are rejected', () => {
-    expect(() => sb().injectFault({ kind: 'nope' as never })).toThrow(/unknown fault kind/);
+    expect(() => sb().injectFault({ kind: 'nope' })).toThrow(/unknown fault kind/);
     expect(() => sb().injectFault({ kind: 'resetBeforeBody', match: { triggerId: 'x' } })).toThrow(TypeError);
     expect(() => sb().injectFault({ kind: 'html502', times: 0 })).toThrow(TypeError);
   });
 
   test('random faults are deterministic for a seed', async () => {
-    const run = async (seed: number) => {
+    const run = async (seed) => {
       sb().reset();
       sb().setRandomFaults({ seed, rate: 0.5, kinds: ['json502', 'html502', 'resetAfterBody', 'malformed'], apply: 0.5 });
       for (let i = 0; i < 40; i++) await fire(sb(), { ...FIRE, entityId: i }).catch(() => undefined);
@@ -589,7 +620,7 @@ describe('faults', () => {
     const idle = net.connect(own.port, '127.0.0.1');
     idle.on('error', () => undefined);
     let answered = '';
-    idle.on('data', (d: Buffer) => {
+    idle.on('data', (d) => {
       answered += d.toString();
     });
     idle.write('GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: vibe_api_sandbox_personal\r\n\r\n');
@@ -607,12 +638,11 @@ describe('faults', () => {
 
 describe('control API over HTTP', () => {
   const sb = withSandbox({ rateLimit: { limit: 3, windowMs: 60000 } });
-  const control = async (method: string, route: string, body?: unknown) => {
+  const control = async (method, route, body) => {
     const res = await fetch(`${sb().url}/__sandbox/${route}`, {
       method, body: body === undefined ? undefined : JSON.stringify(body),
     });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const json: any = await res.json();
+    const json = await res.json();
     return { status: res.status, json };
   };
 
@@ -623,7 +653,7 @@ describe('control API over HTTP', () => {
     await fire(sb());
     expect((await control('GET', 'fires')).json.data).toEqual([{ ...FIRE, apiKeyId: 'personal', at: expect.any(Number) }]);
     const requests = (await control('GET', 'requests')).json.data;
-    expect(requests.map((e: { path: string }) => e.path)).toEqual(['/v1/me', '/v1/triggers/fire']);
+    expect(requests.map((e) => e.path)).toEqual(['/v1/me', '/v1/triggers/fire']);
     // Control calls are neither logged nor rate limited.
     for (let i = 0; i < 5; i++) await control('GET', 'fires');
     expect(sb().requests).toHaveLength(2);
@@ -668,11 +698,11 @@ describe('cli.js', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d) => {
       stderr += d.toString();
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    const line = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(d.toString())));
     const info = JSON.parse(line);
     expect(info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(info.keys).toEqual(SEEDED);
