@@ -123,7 +123,7 @@ async function ensureN8n({ log = console.log } = {}) {
 	return true;
 }
 
-/** Copies package.json + dist/ to where n8n looks for installed community packages. */
+/** Copies what the package publishes (package.json, its entry point, dist/) to where n8n looks for installed community packages. */
 function installPackage(userFolder) {
 	const modules = path.join(userFolder, '.n8n', 'nodes', 'node_modules');
 	const dest = path.join(modules, PKG.name);
@@ -136,6 +136,7 @@ function installPackage(userFolder) {
 	const { devDependencies, peerDependencies, scripts, ...manifest } = PKG;
 	fs.writeFileSync(path.join(dest, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 	fs.cpSync(path.join(ROOT, 'dist'), path.join(dest, 'dist'), { recursive: true });
+	fs.copyFileSync(path.join(ROOT, PKG.main), path.join(dest, PKG.main));
 	// When the user folder is inside the repo, the lookup from the copy would still climb to the
 	// repo's node_modules; this link makes it find the app's own n8n-workflow first, as it does
 	// for a package installed through the editor.
