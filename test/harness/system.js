@@ -1,9 +1,9 @@
 'use strict';
 
 // What the tests take from Node.js itself: paths, the environment, timers, and modules found
-// at run time. n8n's lint rules for node code (no process, fs, timers or Node
-// built-ins) cover every .ts file of the package, and rightly make no exception for tests;
-// this is test tooling, not node code, so it is JavaScript, as the sandbox is.
+// at run time. n8n's lint rules for node code (no process, fs, timers or Node built-ins)
+// cover every .ts file of the package, and strict mode allows no exception for tests; this
+// is test tooling, not node code, so it is JavaScript, as the sandbox is.
 
 const path = require('node:path');
 
@@ -38,4 +38,4 @@ const n8nCoreMajor = () => Number(require('n8n-core/package.json').version.split
 /** For numbers a test run reports, such as the seed that repeats it. */
 const report = (...args) => console.log(...args);
 
-module.exports = { PACKAGE_ROOT, fromRoot, numberFromEnv, nextTurn, delay, load, n8nCoreMajor, report };
+module.exports = { PACKAGE_ROOT, numberFromEnv, nextTurn, delay, load, n8nCoreMajor, report };
