@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 
-// Headless end-to-end check: the built package installed in a real n8n (pinned in tools/n8n, installed in .n8n-app/), each
-// example workflow run with `n8n execute` against the local Vibecode sandbox.
+// Headless end-to-end check: the built package installed in a real n8n (pinned in tools/n8n,
+// installed in .n8n-app/), each example workflow run with `n8n execute` against the local
+// Vibecode sandbox.
 // Usage: npm run e2e   (KEEP_N8N_FOLDER=1 keeps the scratch n8n folder for a look afterwards)
 
 const assert = require('node:assert/strict');

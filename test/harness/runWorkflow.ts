@@ -16,13 +16,13 @@ import {
 
 import { CredentialsHelper } from './credentialsHelper';
 import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from './loadPackage';
-import { load, n8nCoreMajor } from './system';
+import { load } from './system';
 
 /**
  * Major version of the n8n-core in use: 2 for `npx jest`, 1 under jest.n8n1.config.js, which
  * maps n8n-core and n8n-workflow to the 1.x packages (package.json resolves through it too).
  */
-export const N8N_CORE_MAJOR = n8nCoreMajor();
+export const N8N_CORE_MAJOR = Number(load('n8n-core/package.json').version.split('.')[0]);
 
 export type OnError = 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
 

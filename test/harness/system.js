@@ -9,9 +9,6 @@ const path = require('node:path');
 
 const PACKAGE_ROOT = path.resolve(__dirname, '../..');
 
-/** @param {...string} parts a path inside the repository */
-const fromRoot = (...parts) => path.join(PACKAGE_ROOT, ...parts);
-
 /** @param {string} name @param {number} fallback @returns {number} */
 const numberFromEnv = (name, fallback) => Number(process.env[name] ?? fallback);
 
@@ -27,15 +24,12 @@ const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @param {string} id @param {{ beside?: string }} [where] @returns {any}
  */
 function load(id, { beside } = {}) {
-	if (!beside) return require(id.startsWith('.') ? fromRoot(id) : id);
+	if (!beside) return require(id.startsWith('.') ? path.join(PACKAGE_ROOT, id) : id);
 	const dir = path.dirname(require.resolve(`${beside}/package.json`));
 	return require(require.resolve(id, { paths: [dir] }));
 }
 
-/** The major version of the n8n-core the tests run on (2, or 1 under jest.n8n1.config.js). */
-const n8nCoreMajor = () => Number(require('n8n-core/package.json').version.split('.')[0]);
-
 /** For numbers a test run reports, such as the seed that repeats it. */
 const report = (...args) => console.log(...args);
 
-module.exports = { PACKAGE_ROOT, numberFromEnv, nextTurn, delay, load, n8nCoreMajor, report };
+module.exports = { PACKAGE_ROOT, numberFromEnv, nextTurn, delay, load, report };
