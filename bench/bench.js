@@ -191,7 +191,7 @@ async function plainClient(url, apiKey, n, concurrency) {
 	return (performance.now() - started) / 1000;
 }
 
-/** Row 2: no limit, 50 ms per answer; throughput against the plain client's. */
+/** Row 3: no limit, 50 ms per answer; throughput against the plain client's. */
 async function throughput(n, concurrency) {
 	const sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
 	try {
@@ -223,7 +223,7 @@ async function externalSandbox() {
 	return { url: JSON.parse(line).url, stop: () => child.kill('SIGTERM') };
 }
 
-/** Row 3: peak resident memory while the node fires N triggers with no limit. */
+/** Row 4: peak resident memory while the node fires N triggers with no limit. */
 async function memory(sizes) {
 	const sandbox = await externalSandbox();
 	const rows = [];
@@ -249,6 +249,15 @@ async function memory(sizes) {
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
+/** The table of sections 1 and 2: each run's fires per record and its time against the floor. */
+function printFireRuns(rows) {
+	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | wall time | wall / floor |');
+	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+	for (const r of rows) {
+		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
+	}
+}
+
 /**
  * @param {string[]} argv the arguments after the script, e.g. ['--quick']
  * @returns {Promise<void>}
@@ -263,20 +272,12 @@ async function main(argv) {
 
 	const limited = await rateLimited(n1);
 	console.log(`1. N = ${n1}, gateway limit 30 per 6 s (floor N / 5 per s = ${s(limited.floor)})\n`);
-	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | wall time | wall / floor |');
-	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-	for (const r of limited.rows) {
-		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
-	}
+	printFireRuns(limited.rows);
 
 	const count = 3;
 	const shared = await processes(n4, count);
 	console.log(`\n2. N = ${n4} in ${count} n8n processes with one key, gateway limit 30 per 6 s (floor ${s(shared.floor)})\n`);
-	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | wall time | wall / floor |');
-	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-	for (const r of shared.rows) {
-		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
-	}
+	printFireRuns(shared.rows);
 
 	const concurrency = 20;
 	const speed = await throughput(n2, concurrency);
