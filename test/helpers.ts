@@ -77,3 +77,7 @@ export const apiError = (code: string, message: string, extra: IDataObject = {})
 	success: false,
 	error: { code, message, ...extra },
 });
+
+/** A tool call's failed answer as the model reads it: { success: false, fired, failure: {…}, …record }. */
+export const toolFailure = (result: { items?: IDataObject[] }) =>
+	result.items?.length === 1 && result.items[0].success === false ? (result.items[0].failure as IDataObject) : undefined;

@@ -17,7 +17,7 @@ function virtualClock() {
 type Started = Array<{ name: string; at: number }>;
 
 /** Sends `names` through the pacer; each holds its slot until `hold` resolves for it. */
-function send(pacer: Pacer, clock: { now(): number }, started: Started, names: string[], turn: { run: object; intervalMs?: number; maxInFlight?: number }) {
+function send(pacer: Pacer, clock: { now(): number }, started: Started, names: string[], turn: { owner: object; intervalMs?: number; maxInFlight?: number }) {
 	return names.map(async (name) => {
 		await pacer.acquire({ intervalMs: 100, maxInFlight: 10, ...turn });
 		started.push({ name, at: clock.now() });
@@ -35,7 +35,7 @@ describe('Pacer (virtual clock)', () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
 		const started: Started = [];
-		await Promise.all(send(pacer, clock, started, ['a', 'b', 'c', 'd'], { run: {}, intervalMs: 250 }));
+		await Promise.all(send(pacer, clock, started, ['a', 'b', 'c', 'd'], { owner: {}, intervalMs: 250 }));
 
 		expect(started).toEqual([
 			{ name: 'a', at: 0 },
@@ -52,7 +52,7 @@ describe('Pacer (virtual clock)', () => {
 		let most = 0;
 		const releases: Array<() => void> = [];
 		const items = Array.from({ length: 7 }, async () => {
-			await pacer.acquire({ intervalMs: 0, maxInFlight: 3, run: {} });
+			await pacer.acquire({ intervalMs: 0, maxInFlight: 3, owner: {} });
 			most = Math.max(most, ++inFlight);
 			await new Promise<void>((resolve) => releases.push(resolve));
 			inFlight--;
@@ -72,8 +72,8 @@ describe('Pacer (virtual clock)', () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
 		const started: Started = [];
-		const bulk = { run: {} };
-		const late = { run: {} };
+		const bulk = { owner: {} };
+		const late = { owner: {} };
 		const first = send(pacer, clock, started, ['b1', 'b2', 'b3', 'b4', 'b5'], bulk);
 		const second = send(pacer, clock, started, ['l1', 'l2'], late);
 		await Promise.all([...first, ...second]);
@@ -87,7 +87,7 @@ describe('Pacer (virtual clock)', () => {
 		const pacer = new Pacer(clock);
 		const started: Started = [];
 		pacer.holdFor(2_500);
-		await Promise.all(send(pacer, clock, started, ['a', 'b'], { run: {} }));
+		await Promise.all(send(pacer, clock, started, ['a', 'b'], { owner: {} }));
 
 		expect(started).toEqual([
 			{ name: 'a', at: 2_500 },
@@ -101,12 +101,12 @@ describe('Pacer (virtual clock)', () => {
 		const run = {};
 		const order: string[] = [];
 		const fresh = ['f1', 'f2'].map(async (name) => {
-			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, run });
+			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, owner: run });
 			order.push(name);
 			pacer.release();
 		});
 		const retry = (async () => {
-			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, run }, true);
+			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, owner: run }, true);
 			order.push('retry');
 			pacer.release();
 		})();
@@ -123,7 +123,7 @@ describe('Pacer (virtual clock)', () => {
 		const other = {};
 		const outcomes: string[] = [];
 		const turn = (name: string, run: object, retry = false) =>
-			pacer.acquire({ intervalMs: 1_000, maxInFlight: 10, run }, retry).then(
+			pacer.acquire({ intervalMs: 1_000, maxInFlight: 10, owner: run }, retry).then(
 				() => {
 					outcomes.push(`${name} started`);
 					pacer.release();

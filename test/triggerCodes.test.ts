@@ -129,7 +129,7 @@ describe.each(TOOL_PATHS)('As an AI tool (%s path)', (path) => {
 		options: FAST,
 	});
 
-	test('an unknown code comes back as the error and is not sent; a known one fires', async () => {
+	test('an unknown code is answered as a failure, not fired; a known one fires', async () => {
 		const credentials = { apiKey: appKey(), sessionToken: SEEDED.session, baseUrl: box.sandbox.url };
 		const { results } = await callAsTool({
 			parameters,
@@ -141,7 +141,16 @@ describe.each(TOOL_PATHS)('As an AI tool (%s path)', (path) => {
 			credentials,
 		});
 
-		expect(results[0].error).toMatch(/Unknown Trigger "paymnt_received"/);
+		expect(results[0].items).toEqual([
+			{
+				success: false,
+				fired: 'no',
+				failure: expect.objectContaining({ message: 'Unknown Trigger "paymnt_received" in item 0', code: 'INVALID_PARAMETER' }),
+				entityType: 'deal',
+				entityId: 5,
+				triggerId: 'paymnt_received',
+			},
+		]);
 		expect(results[1].items).toEqual([{ success: true, entityType: 'deal', entityId: 6, triggerId: 'delivery_confirmed' }]);
 		expect(sentCodes(box.sandbox)).toEqual(['delivery_confirmed']);
 		// One trigger list per tool call.

@@ -3,7 +3,7 @@ import { NodeConnectionTypes, type INodeType, type INodeTypeDescription } from '
 import { searchRecords } from './methods/searchRecords';
 import { searchTriggers } from './methods/searchTriggers';
 import { triggerDescription } from './resources/trigger';
-import { fireItems } from './resources/trigger/fireItems';
+import { fireOperation } from './resources/trigger/fire';
 
 export class Bitrix24Vibecode implements INodeType {
 	description: INodeTypeDescription = {
@@ -38,8 +38,8 @@ export class Bitrix24Vibecode implements INodeType {
 
 	methods = { listSearch: { searchRecords, searchTriggers } };
 
-	// n8n runs a custom operation instead of its declarative engine for the workflow's items, so
-	// the node owns Fire Trigger's item loop there. An AI agent's tool calls still take the
-	// routing in the description, through the same transport.
-	customOperations = { trigger: { fire: fireItems } };
+	// Where a custom operation exists, n8n runs it instead of its declarative engine: Fire Trigger
+	// owns its item loop for a workflow's items and AI Agent v3's tool calls. AI Agent 2.2 and
+	// older run the node through the declarative engine, whose routing reaches the same code.
+	customOperations = { trigger: { fire: fireOperation } };
 }

@@ -1,6 +1,7 @@
-import { PackageDirectoryLoader, RoutingNode, type ExecuteContext } from 'n8n-core';
+import { PackageDirectoryLoader } from 'n8n-core';
 import type { ICredentialType, INodeType } from 'n8n-workflow';
 
+import { asServed } from './served';
 import { PACKAGE_ROOT } from './system';
 
 export const NODE_TYPE = 'n8n-nodes-bitrix24-vibecode.bitrix24Vibecode';
@@ -14,22 +15,10 @@ export interface LoadedPackage {
 let loaded: Promise<LoadedPackage> | undefined;
 
 /**
- * n8n's server (packages/cli NodeTypes.getByNameAndVersion, not a library) gives a declarative
- * node an execute() that runs n8n-core's RoutingNode; WorkflowExecute then runs it as any node,
- * with the execution's cancel signal, and runs a custom operation instead where one is defined.
- */
-function asServed(nodeType: INodeType): INodeType {
-	if (nodeType.execute || !nodeType.description.requestDefaults) return nodeType;
-	nodeType.execute = async function (this: ExecuteContext) {
-		return (await new RoutingNode(this, nodeType).runNode()) ?? [];
-	};
-	return nodeType;
-}
-
-/**
  * Loads the built package from dist/ through n8n's own PackageDirectoryLoader, as an
  * installed community package is loaded; it also adds the "requestOptions" setting
- * (batching, timeout, proxy) that n8n gives every declarative node.
+ * (batching, timeout, proxy) that n8n gives every declarative node. The node comes back as n8n's
+ * server serves it (./served). Loaded once per module registry: each test file gets its own.
  */
 export function loadPackage(): Promise<LoadedPackage> {
 	loaded ??= (async () => {

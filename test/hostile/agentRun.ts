@@ -1,4 +1,4 @@
-import { RoutingNode, WorkflowExecute, type ExecuteContext } from 'n8n-core';
+import { WorkflowExecute } from 'n8n-core';
 import {
 	NodeConnectionTypes,
 	Workflow,
@@ -15,6 +15,7 @@ import {
 
 import { CREDENTIAL_TYPE, loadPackage, NODE_TYPE } from '../harness/loadPackage';
 import { additionalDataFor, N8N_CORE_MAJOR } from '../harness/runWorkflow';
+import { asTool } from '../harness/served';
 
 /** What an agent gets from getInputConnectionData for a node tool (a LangChain DynamicStructuredTool). */
 interface NodeTool {
@@ -46,24 +47,6 @@ export interface ToolCallResult {
 const AGENT = 'AI Agent';
 const TOOL = 'Bitrix24 Vibecode';
 const START = 'Start';
-
-/**
- * n8n's server (packages/cli NodeTypes, not a library) serves a usableAsTool node as
- * `<type>Tool` with an ai_tool output, and gives a declarative node an execute() that runs
- * n8n-core's RoutingNode. The same, for the node loaded from dist/.
- */
-function asTool(nodeType: INodeType): INodeType {
-	const description = Object.create(nodeType.description, {
-		name: { value: `${nodeType.description.name}Tool` },
-		inputs: { value: [] },
-		outputs: { value: [NodeConnectionTypes.AiTool] },
-	}) as INodeType['description'];
-	const tool = Object.create(nodeType, { description: { value: description } }) as INodeType;
-	tool.execute = async function (this: ExecuteContext) {
-		return (await new RoutingNode(this, nodeType).runNode()) ?? [];
-	};
-	return tool;
-}
 
 /** Stands in for the model: makes the given tool calls, by the chosen path, and outputs what came back. */
 const agentType: INodeType = {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import nock from 'nock';
 import type { IDataObject } from 'n8n-workflow';
 
-import { FAST, fireParameters, PERSONAL_KEY, recordFires } from '../helpers';
+import { FAST, fireParameters, PERSONAL_KEY, recordFires, toolFailure } from '../helpers';
 import { callAsTool, TOOL_PATHS } from './agentRun';
 import { byIdCase, entityIds, entityTypes, mismatch, SEED, sorted, triggers, type Case } from './hostileValues';
 
@@ -64,8 +64,9 @@ describe('As an AI Agent tool, arguments from the model', () => {
 				// LangChain refuses it before the node runs.
 				return /did not match expected schema/.test(String(result.error)) ? [] : [{ args: call.args, got: result }];
 			}
-			// Each tool call is a run of its own with one item, item 0.
-			const found = mismatch(call.case, 0, { ok: result.items, errorMessage: result.error });
+			// Each tool call is a run of its own with one item, item 0; a refused one answers the model.
+			const failure = toolFailure(result);
+			const found = mismatch(call.case, 0, failure ? { errorMessage: failure.message, errorCode: failure.code } : { ok: result.items });
 			return found ? [{ args: call.args, ...found }] : [];
 		});
 		expect({ seed: SEED, wrong: wrong.slice(0, 5), count: wrong.length }).toEqual({ seed: SEED, wrong: [], count: 0 });

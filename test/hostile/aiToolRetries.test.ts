@@ -1,4 +1,4 @@
-import { apiError, FAST, fireParameters } from '../helpers';
+import { apiError, FAST, fireParameters, toolFailure } from '../helpers';
 import { useVirtualClock } from '../harness/virtualClock';
 import { useSandbox } from '../sandboxRun';
 import type { Fault, Sandbox } from '../sandbox/server';
@@ -6,7 +6,8 @@ import { callAsTool, callTools, TOOL_PATHS } from './agentRun';
 import { freshKey } from './support';
 
 // As an AI Agent tool: n8n retries a failed tool call itself (Retry On Fail, up to 5 tries),
-// and the engine path re-runs the tool node. Neither may fire a record twice.
+// and the engine path re-runs the tool node. Neither may fire a record twice: a failed call is
+// answered (the model hears what happened), so neither retry loop runs it again.
 useVirtualClock();
 const box = useSandbox();
 
@@ -29,17 +30,36 @@ describe.each(TOOL_PATHS)('As an AI tool with Retry On Fail (%s path)', (path) =
 
 		expect(sent(box.sandbox)).toEqual([5]);
 		expect(box.sandbox.fires.map((f) => f.entityId)).toEqual([5]);
-		expect(results[0].error).toMatch(/The Bitrix24 portal did not answer/);
+		expect(results[0].items?.[0]).toMatchObject({ success: false, fired: 'maybe', entityId: 5 });
+		expect(toolFailure(results[0])).toMatchObject({ message: 'The Bitrix24 portal did not answer', code: 'BITRIX_UNAVAILABLE', httpCode: 502 });
+		expect(toolFailure(results[0])?.description).toMatch(/may already have fired/);
 	});
 
-	test('a refusal that did not reach Bitrix24 is sent again, and the next try fires it once', async () => {
+	test('a refusal is answered at once, with its reason and "not fired"; no retry loop sends the call again', async () => {
 		const apiKey = freshKey(box.sandbox);
-		faultOn(5, { kind: 'error', status: 403, body: apiError('BITRIX_ACCESS_DENIED', 'Доступ запрещён'), times: 1 });
-		const { results } = await callAsTool({ parameters, path, calls: [{ entityId: 5 }], credentials: credentials(apiKey), settings: RETRY });
+		faultOn(5, { kind: 'error', status: 403, body: apiError('SCOPE_DENIED', 'No CRM scope'), times: 1 });
+		const { results, run } = await callAsTool({ parameters, path, calls: [{ entityId: 5 }], credentials: credentials(apiKey), settings: RETRY });
 
-		expect(sent(box.sandbox)).toEqual([5, 5]);
-		expect(box.sandbox.fires.map((f) => f.entityId)).toEqual([5]);
-		expect(results[0].items).toEqual([{ success: true, entityType: 'deal', entityId: 5, triggerId: 'payment_received' }]);
+		expect(sent(box.sandbox)).toEqual([5]);
+		expect(box.sandbox.fires).toEqual([]);
+		expect(results[0].items).toEqual([
+			{
+				success: false,
+				fired: 'no',
+				failure: {
+					message: 'The API key may not use the CRM',
+					description: expect.stringMatching(/Enable the "crm" scope/),
+					code: 'SCOPE_DENIED',
+					httpCode: 403,
+					hint: expect.stringMatching(/Enable the "crm" scope/),
+				},
+				entityType: 'deal',
+				entityId: 5,
+				triggerId: 'payment_received',
+			},
+		]);
+		// The agent went on: the execution ended without an error.
+		expect(run.data.resultData.error).toBeUndefined();
 	});
 
 	test('each call has its own state: a failed call does not stop the next one', async () => {
@@ -47,7 +67,7 @@ describe.each(TOOL_PATHS)('As an AI tool with Retry On Fail (%s path)', (path) =
 		faultOn(5, { kind: 'error', status: 403, body: apiError('BITRIX_ACCESS_DENIED', 'Доступ запрещён'), times: 1 });
 		const { results } = await callAsTool({ parameters, path, calls: [{ entityId: 5 }, { entityId: 6 }], credentials: credentials(apiKey) });
 
-		expect(results[0].error).toMatch(/Bitrix24 denied access to this record/);
+		expect(toolFailure(results[0])?.message).toBe('Bitrix24 denied access to this record');
 		expect(results[1].items?.[0]).toMatchObject({ success: true, entityId: 6 });
 		expect(sent(box.sandbox)).toEqual([5, 6]);
 	});

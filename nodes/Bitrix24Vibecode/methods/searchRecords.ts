@@ -7,31 +7,12 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { ENTITY_LABELS, ENTITY_TYPES, isEntityType, type EntityType } from '../resources/trigger/entityTypes';
+import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, titleFieldsOf, type EntityType } from '../resources/trigger/entityTypes';
 import { fingerprint } from '../transport/pacer';
-import { baseUrlOf, CREDENTIAL_TYPE, readForList } from '../transport/request';
+import { baseUrlOf, CREDENTIAL_TYPE } from '../transport/request';
+import { readForList } from './read';
 
 const PAGE_SIZE = 50;
-
-/** Path segment of the search endpoint, POST /v1/{plural}/search. */
-const PLURALS: Record<EntityType, string> = {
-	deal: 'deals',
-	lead: 'leads',
-	contact: 'contacts',
-	company: 'companies',
-	quote: 'quotes',
-	invoice: 'invoices',
-};
-
-/** Where Bitrix24 shows a record: quotes and smart invoices under their CRM type ids. */
-const RECORD_PATHS: Record<EntityType, string> = {
-	deal: '/crm/deal/details/',
-	lead: '/crm/lead/details/',
-	contact: '/crm/contact/details/',
-	company: '/crm/company/details/',
-	quote: '/crm/type/7/details/',
-	invoice: '/crm/type/31/details/',
-};
 
 interface Page {
 	records: IDataObject[];
@@ -94,14 +75,13 @@ function chosenEntityType(this: ILoadOptionsFunctions): EntityType {
 	const value = this.getCurrentNodeParameter('entityType') ?? 'deal';
 	if (typeof value === 'string' && value.startsWith('=')) {
 		throw new NodeOperationError(this.getNode(), 'Entity Type is an expression, so there is no list to show', {
-			description:
-				'The record list needs a fixed Entity Type: choose Deal, Lead, Contact, Company, Quote or Invoice, or switch Entity ID to "By ID" and give the ID there.',
+			description: `The record list needs a fixed Entity Type: choose ${ENTITY_LABELS_TEXT}, or switch Entity ID to "By ID" and give the ID there.`,
 		});
 	}
 	const normalized = typeof value === 'string' ? value.trim().toLowerCase() : value;
 	if (isEntityType(normalized)) return normalized;
 	throw new NodeOperationError(this.getNode(), `Unknown Entity Type "${String(value)}"`, {
-		description: `Choose one of: ${ENTITY_TYPES.map((type) => ENTITY_LABELS[type]).join(', ')}.`,
+		description: `Choose one of: ${ENTITY_LABELS_TEXT.replace(' or ', ', ')}.`,
 	});
 }
 
@@ -119,13 +99,13 @@ async function searchPage(
 ): Promise<Page> {
 	const search = {
 		...(filter && { filter }),
-		select: type === 'contact' ? ['id', 'name', 'lastName'] : ['id', 'title'],
+		select: ['id', ...titleFieldsOf(type)],
 		// Most recent first, with or without a search text.
 		order: { id: 'desc' },
 		limit: PAGE_SIZE,
 		offset,
 	};
-	const request = { method: 'POST' as const, url: `/v1/${PLURALS[type]}/search`, body: search };
+	const request = { method: 'POST' as const, url: `/v1/${ENTITY[type].plural}/search`, body: search };
 	const body = await readForList.call(this, credentials, request, 'search');
 	const records = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
 	const meta = (typeof body.meta === 'object' && body.meta ? body.meta : {}) as IDataObject;
@@ -140,19 +120,18 @@ const text = (value: unknown) => (value === undefined || value === null ? '' : S
 function entryOf(type: EntityType, record: IDataObject, portal: string | undefined): INodeListSearchItems | undefined {
 	const id = Number(record.id);
 	if (!Number.isSafeInteger(id) || id <= 0) return undefined;
-	const title =
-		type === 'contact' ? [text(record.name), text(record.lastName)].filter(Boolean).join(' ') : text(record.title);
+	const title = titleFieldsOf(type).map((field) => text(record[field])).filter(Boolean).join(' ');
 	const entry: INodeListSearchItems = {
-		name: title ? `${title} (#${id})` : `${ENTITY_LABELS[type]} #${id}`,
+		name: title ? `${title} (#${id})` : `${ENTITY[type].label} #${id}`,
 		value: String(id),
 	};
-	if (portal) entry.url = `https://${portal}${RECORD_PATHS[type]}${id}/`;
+	if (portal) entry.url = `https://${portal}${ENTITY[type].link}${id}/`;
 	return entry;
 }
 
 /**
  * The Entity ID field's list: records of the chosen Entity Type, most recent first, searchable
- * by title (contacts: by first name or last name), 50 per page.
+ * by title (contacts: by first name or last name, the title fields of the type's row), 50 per page.
  */
 export async function searchRecords(
 	this: ILoadOptionsFunctions,
@@ -165,24 +144,26 @@ export async function searchRecords(
 	const offset = offsetOf(paginationToken);
 	const portalPromise = portalDomain.call(this, credentials);
 
+	const fields = titleFieldsOf(type);
 	let records: IDataObject[];
 	let next: number | undefined;
-	if (needle && type === 'contact') {
-		// Whether the search body takes an OR is not documented: two searches, by first name and by
-		// last name, paged side by side with the same offset. A contact whose first name matches
-		// comes from the first search only, so nobody is shown twice, on this page or a later one.
-		const [byName, byLastName] = await Promise.all([
-			searchPage.call(this, credentials, type, { name: { $contains: needle } }, offset),
-			searchPage.call(this, credentials, type, { lastName: { $contains: needle } }, offset),
-		]);
+	if (needle && fields.length > 1) {
+		// Whether the search body takes an OR is not documented: one search per title field (a
+		// contact's first name, last name), paged side by side with the same offset. A record comes
+		// only from the first search whose field matches, so nobody is shown twice, on this page or
+		// a later one.
+		const pages = await Promise.all(
+			fields.map(async (field) => await searchPage.call(this, credentials, type, { [field]: { $contains: needle } }, offset)),
+		);
 		const lower = needle.toLowerCase();
-		records = [
-			...byName.records,
-			...byLastName.records.filter((record) => !text(record.name).toLowerCase().includes(lower)),
-		].sort((a, b) => Number(b.id) - Number(a.id));
-		next = byName.more || byLastName.more ? offset + PAGE_SIZE : undefined;
+		const matchedEarlier = (record: IDataObject, index: number) =>
+			fields.slice(0, index).some((field) => text(record[field]).toLowerCase().includes(lower));
+		records = pages
+			.flatMap((page, index) => page.records.filter((record) => !matchedEarlier(record, index)))
+			.sort((a, b) => Number(b.id) - Number(a.id));
+		next = pages.some((page) => page.more) ? offset + PAGE_SIZE : undefined;
 	} else {
-		const page = await searchPage.call(this, credentials, type, needle ? { title: { $contains: needle } } : undefined, offset);
+		const page = await searchPage.call(this, credentials, type, needle ? { [fields[0]]: { $contains: needle } } : undefined, offset);
 		records = page.records;
 		next = page.more ? offset + page.received : undefined;
 	}

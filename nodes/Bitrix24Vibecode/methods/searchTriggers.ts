@@ -1,6 +1,8 @@
 import type { IDataObject, ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { CREDENTIAL_TYPE, readForList } from '../transport/request';
+import { TRIGGER_LIST } from '../resources/trigger/triggerCodes';
+import { CREDENTIAL_TYPE } from '../transport/request';
+import { readForList } from './read';
 
 /** The Trigger field's list: the application's triggers, filtered by name or code. */
 export async function searchTriggers(
@@ -8,7 +10,7 @@ export async function searchTriggers(
 	filter?: string,
 ): Promise<INodeListSearchResult> {
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
-	const body = await readForList.call(this, credentials, { method: 'GET', url: '/v1/triggers' }, 'list');
+	const body = await readForList.call(this, credentials, TRIGGER_LIST, 'list');
 	const needle = (filter ?? '').trim().toLowerCase();
 	const triggers = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
 	return {

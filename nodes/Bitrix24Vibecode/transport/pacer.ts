@@ -8,8 +8,8 @@ import { clock as processClock, type Clock } from './clock';
 export interface Turn {
 	intervalMs: number;
 	maxInFlight: number;
-	/** The node run the item belongs to: runs take turns, each in its own input order. */
-	run: object;
+	/** Whose request this is (a node run, a tool call): owners take turns, each in its own order. */
+	owner: object;
 }
 
 interface Waiter extends Turn {
@@ -71,7 +71,7 @@ export class TurnCancelled extends Error {
 export class Pacer {
 	private readonly retries = new Queue<Waiter>();
 
-	/** Items not started yet, a queue per run; a webhook's one fire is not stuck behind a bulk run. */
+	/** Requests not started yet, a queue per owner; a webhook's one fire is not stuck behind a bulk run. */
 	private readonly fresh = new Map<object, Queue<Waiter>>();
 
 	private inFlight = 0;
@@ -91,8 +91,8 @@ export class Pacer {
 			if (retry) {
 				this.retries.push(waiter);
 			} else {
-				const queue = this.fresh.get(turn.run) ?? new Queue<Waiter>();
-				this.fresh.set(turn.run, queue);
+				const queue = this.fresh.get(turn.owner) ?? new Queue<Waiter>();
+				this.fresh.set(turn.owner, queue);
 				queue.push(waiter);
 			}
 			void this.pump();
@@ -109,10 +109,13 @@ export class Pacer {
 		this.nextStartAt = Math.max(this.nextStartAt, this.clock.now() + ms);
 	}
 
-	/** Drops a run's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */
-	cancel(run: object) {
-		const dropped = [...(this.fresh.get(run)?.removeWhere(() => true) ?? []), ...this.retries.removeWhere((w) => w.run === run)];
-		this.fresh.delete(run);
+	/** Drops an owner's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */
+	cancel(owner: object) {
+		const dropped = [
+			...(this.fresh.get(owner)?.removeWhere(() => true) ?? []),
+			...this.retries.removeWhere((w) => w.owner === owner),
+		];
+		this.fresh.delete(owner);
 		for (const waiter of dropped) waiter.drop();
 		this.wakeUp();
 	}
@@ -127,13 +130,13 @@ export class Pacer {
 		return this.retries.size ? this.retries : this.fresh.values().next().value;
 	}
 
-	/** Takes the head of a queue and sends its run to the back of the rotation. */
+	/** Takes the head of a queue and sends its owner to the back of the rotation. */
 	private take(queue: Queue<Waiter>): Waiter {
 		const waiter = queue.take() as Waiter;
 		if (queue !== this.retries) {
-			// Map order is insertion order: deleting and re-inserting moves the run to the back.
-			this.fresh.delete(waiter.run);
-			if (queue.size) this.fresh.set(waiter.run, queue);
+			// Map order is insertion order: deleting and re-inserting moves the owner to the back.
+			this.fresh.delete(waiter.owner);
+			if (queue.size) this.fresh.set(waiter.owner, queue);
 		}
 		return waiter;
 	}
@@ -182,6 +185,7 @@ export function fingerprint(text: string): string {
 	return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
+/** The pace of a key: one for every execution in this process. */
 export function pacerFor(baseUrl: string, apiKey: string): Pacer {
 	const id = fingerprint(`${baseUrl}\n${apiKey}`);
 	let pacer = pacers.get(id);

@@ -1,31 +1,30 @@
-import type { IDataObject, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
+import type { IExecuteFunctions, IExecuteSingleFunctions, INodeExecutionData, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
-import { runItem } from '../../transport/itemRunner';
-import { ENTITY_LABELS } from './entityTypes';
-import { checkFireInput } from './fireInput';
+import { ENTITY_TYPE_OPTIONS } from './entityTypes';
+import { fireItems } from './fireRun';
+import { insteadOfRequest } from './routing';
+import { itemRunSource, nodeRunSource } from './run';
 
 const showForFire = { show: { resource: ['trigger'], operation: ['fire'] } };
 
-export const fireOperation: INodePropertyOptions = {
+// Fire Trigger is written once (fireItems); n8n reaches it in two ways, each a one-line adapter.
+
+/** n8n's custom operation, run instead of the declarative engine: all items of a node run (and AI Agent v3's tool calls). */
+export async function fireOperation(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	return [await fireItems(nodeRunSource(this))];
+}
+
+/** n8n's declarative engine, one item per run: how AI Agent 2.2 and older call the node as a tool. */
+async function fireInDeclarativeEngine(this: IExecuteSingleFunctions): Promise<INodeExecutionData[]> {
+	return await fireItems(itemRunSource(this));
+}
+
+export const fireOperationOption: INodePropertyOptions = {
 	name: 'Fire Trigger',
 	value: 'fire',
 	action: 'Fire an automation trigger for a CRM record',
 	description: 'Make Bitrix24 run the automation rules that listen to a trigger, for one CRM record',
-	routing: {
-		request: { method: 'POST', url: '/v1/triggers/fire' },
-		send: { paginate: true },
-		operations: {
-			pagination: runItem({
-				operation: 'fire',
-				prepare(request, itemIndex) {
-					const mode = this.getNodeParameter('entityId.mode', 'id') as string;
-					const input = checkFireInput(this.getNode(), itemIndex, request.body as IDataObject, mode);
-					return { ...input };
-				},
-				toItems: (_body, fields) => [{ success: true, ...fields }],
-			}),
-		},
-	},
+	routing: insteadOfRequest(fireInDeclarativeEngine),
 };
 
 export const fireFields: INodeProperties[] = [
@@ -35,10 +34,9 @@ export const fireFields: INodeProperties[] = [
 		type: 'options',
 		required: true,
 		displayOptions: showForFire,
-		options: Object.entries(ENTITY_LABELS).map(([value, name]) => ({ name, value })),
+		options: ENTITY_TYPE_OPTIONS,
 		default: 'deal',
 		description: 'The kind of CRM record the trigger is fired for',
-		routing: { send: { type: 'body', property: 'entityType' } },
 	},
 	{
 		displayName: 'Entity ID',
@@ -71,7 +69,6 @@ export const fireFields: INodeProperties[] = [
 				hint: 'The record link copied from Bitrix24 (quotes and invoices: …/crm/type/7/… and …/crm/type/31/…)',
 			},
 		],
-		routing: { send: { type: 'body', property: 'entityId' } },
 	},
 	{
 		displayName: 'Trigger',
@@ -99,6 +96,5 @@ export const fireFields: INodeProperties[] = [
 				hint: 'The trigger code (CODE in List Triggers), e.g. payment_received',
 			},
 		],
-		routing: { send: { type: 'body', property: 'triggerId' } },
 	},
 ];

@@ -1,8 +1,8 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import { optionsDescription } from '../../shared/options';
-import { fireFields, fireOperation } from './fire';
-import { listOperation } from './list';
+import { fireFields, fireOperationOption } from './fire';
+import { listOperationOption } from './list';
 
 export const triggerDescription: INodeProperties[] = [
 	{
@@ -11,7 +11,7 @@ export const triggerDescription: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		displayOptions: { show: { resource: ['trigger'] } },
-		options: [fireOperation, listOperation],
+		options: [fireOperationOption, listOperationOption],
 		default: 'fire',
 	},
 	...fireFields,

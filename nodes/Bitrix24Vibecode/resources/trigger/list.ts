@@ -1,21 +1,35 @@
-import type { IDataObject, INodePropertyOptions } from 'n8n-workflow';
+import type { IDataObject, IExecuteSingleFunctions, IHttpRequestOptions, INodeExecutionData, INodePropertyOptions } from 'n8n-workflow';
 
-import { runItem } from '../../transport/itemRunner';
+import { TurnCancelled } from '../../transport/pacer';
+import { send } from '../../transport/request';
+import { apiError, asNodeError, cancelledError, errorItem, toolAnswer } from './errors';
+import { insteadOfRequest } from './routing';
+import { answerMode, itemRunSource, openRun, retryPolicy, whileRunning } from './run';
+import { TRIGGER_LIST } from './triggerCodes';
 
-export const listOperation: INodePropertyOptions = {
+/** The request n8n built from the routing below, sent under the key's pace; one item per trigger. */
+async function listTriggers(this: IExecuteSingleFunctions, request: IHttpRequestOptions): Promise<INodeExecutionData[]> {
+	const itemIndex = this.getItemIndex();
+	try {
+		const run = await openRun(itemRunSource(this));
+		const sent = await whileRunning(run, async () => await send.call(this, run.paced, request, retryPolicy(run.options, { write: false })));
+		if (sent.failure) throw apiError(this.getNode(), sent.failure, { operation: 'list', itemIndex });
+		const triggers = Array.isArray(sent.body.data) ? (sent.body.data as IDataObject[]) : [];
+		return triggers.map((json) => ({ json, pairedItem: { item: itemIndex } }));
+	} catch (caught) {
+		const error = caught instanceof TurnCancelled ? cancelledError(this.getNode(), itemIndex) : asNodeError(this.getNode(), caught, itemIndex);
+		const { asTool, stopOnFailure } = answerMode(this);
+		if (asTool) return [toolAnswer(error, {}, { itemIndex })];
+		if (stopOnFailure) throw error;
+		return [errorItem(error, {}, itemIndex)];
+	}
+}
+
+export const listOperationOption: INodePropertyOptions = {
 	name: 'List Triggers',
 	value: 'list',
 	action: 'List automation triggers',
 	description:
 		'List the automation triggers your Vibecode OAuth application registered on the portal (needs an application key and a session token)',
-	routing: {
-		request: { method: 'GET', url: '/v1/triggers' },
-		send: { paginate: true },
-		operations: {
-			pagination: runItem({
-				operation: 'list',
-				toItems: (body) => (Array.isArray(body.data) ? (body.data as IDataObject[]) : []),
-			}),
-		},
-	},
+	routing: { request: { ...TRIGGER_LIST }, ...insteadOfRequest(listTriggers) },
 };

@@ -1,10 +1,12 @@
-import type { IDataObject, IExecuteFunctions, IExecuteSingleFunctions, IHttpRequestOptions, INode } from 'n8n-workflow';
+import type { IDataObject, IHttpRequestOptions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import type { Options } from '../../shared/options';
 import { shown } from '../../shared/shown';
-import type { Pacer } from '../../transport/pacer';
-import { sendPaced } from '../../transport/request';
+import { send } from '../../transport/request';
+import { retryPolicy, type Run } from './run';
+
+/** The application's triggers: List Triggers, the Trigger field's list and the code check read it. */
+export const TRIGGER_LIST: IHttpRequestOptions = { method: 'GET', url: '/v1/triggers' };
 
 /** A registered trigger: its code, and its name where the list gave one. */
 export interface Registered {
@@ -22,27 +24,17 @@ export function canListTriggers(credentials: IDataObject): boolean {
 }
 
 /**
- * The codes of the application's triggers (GET /v1/triggers, under the key's pace), or
- * undefined when they cannot be known: any failure, or an answer without a list. The check is
- * then skipped: a fire never fails because the list could not be read.
+ * The codes of the application's triggers, or undefined when they cannot be known: any
+ * failure, or an answer without a list. The check is then skipped: a fire never fails because
+ * the list could not be read.
  */
-export async function registeredTriggers(
-	this: IExecuteFunctions | IExecuteSingleFunctions,
-	send: { pacer: Pacer; options: Options; run: object; base: IHttpRequestOptions },
-): Promise<Registered[] | undefined> {
-	const { baseURL, timeout, proxy, skipSslCertificateValidation } = send.base;
-	const request: IHttpRequestOptions = {
-		method: 'GET',
-		url: '/v1/triggers',
-		baseURL,
-		headers: { Accept: 'application/json' },
-		timeout,
-		proxy,
-		skipSslCertificateValidation,
-	};
+export async function registeredTriggers(run: Run): Promise<Registered[] | undefined> {
+	const { baseURL, timeout, proxy, skipSslCertificateValidation } = run.defaults;
+	const request = { ...TRIGGER_LIST, baseURL, headers: { Accept: 'application/json' }, timeout, proxy, skipSslCertificateValidation };
 	try {
-		const { pacer, options, run } = send;
-		const sent = await sendPaced.call(this, { pacer, options, run, request, operation: 'list' });
+		// Without the run's stop: a list that cannot be read skips the check, it does not stop the fires.
+		const paced = { pacer: run.paced.pacer, turn: run.paced.turn };
+		const sent = await send.call(run.context, paced, request, retryPolicy(run.options, { write: false }));
 		const data = sent.failure ? undefined : sent.body.data;
 		if (!Array.isArray(data)) return undefined;
 		return (data as IDataObject[])
@@ -82,9 +74,9 @@ export function closest(code: string, registered: Registered[], max = MAX_SUGGES
 const TURN_OFF =
 	'If the trigger was registered only a moment ago, turn off the option "Check Trigger Codes" to fire it anyway.';
 
-/** Throws the item's error when its code is not one the application registered. */
-export function checkTriggerCode(node: INode, itemIndex: number, code: string, registered: Registered[]): void {
-	if (registered.some((trigger) => trigger.code === code)) return;
+/** The item's error when its code is not one the application registered; undefined when it is. */
+export function unknownTriggerError(run: Run, itemIndex: number, code: string, registered: Registered[]) {
+	if (registered.some((trigger) => trigger.code === code)) return undefined;
 	const named = ({ code: c, name }: Registered) => (name ? `${c} (${name})` : c);
 	const suggestions = closest(code, registered);
 	const rest = registered.length - suggestions.length;
@@ -94,7 +86,7 @@ export function checkTriggerCode(node: INode, itemIndex: number, code: string, r
 			: `Bitrix24 would accept it and run no automation. Registered trigger codes, closest first: ${suggestions
 					.map(named)
 					.join(', ')}${rest > 0 ? ` (and ${rest} more: see List Triggers)` : ''}.`;
-	throw new NodeOperationError(node, `Unknown Trigger "${shown(code)}" in item ${itemIndex}`, {
+	return new NodeOperationError(run.node, `Unknown Trigger "${shown(code)}" in item ${itemIndex}`, {
 		itemIndex,
 		description: `The trigger code is not one of this application's triggers. ${known} ${TURN_OFF}`,
 	});

@@ -1,17 +1,11 @@
-import type { IDataObject, IN8nHttpFullResponse, INode, JsonObject } from 'n8n-workflow';
-import { NodeApiError } from 'n8n-workflow';
+import type { IDataObject, INode, INodeExecutionData, JsonObject } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-/** What the API (or the network) said, reduced to fields that are safe to show. */
-export interface VibecodeFailure {
-	code: string;
-	httpCode: string;
-	apiMessage?: string;
-	hint?: string;
-	userMessage?: string;
-	retryAfterSeconds?: number;
-	/** Set when a 429 asked for a longer wait than the node may hold the key. */
-	refusedWaitSeconds?: number;
-}
+import { shown } from '../../shared/shown';
+import { isAmbiguous, type Failure } from '../../transport/failure';
+import { ENTITY_LABELS_TEXT } from './entityTypes';
+
+// What a person reads when something fails: the wording of every error the node shows.
 
 /** 'search': the Entity ID list (a read of CRM records). */
 export type Operation = 'list' | 'fire' | 'search';
@@ -32,14 +26,14 @@ interface Explanation {
 	hint: string;
 }
 
-const byCode: Record<string, (operation: Operation, failure: VibecodeFailure) => Explanation> = {
+const byCode: Record<string, (operation: Operation, failure: Failure) => Explanation> = {
 	MISSING_PARAMS: () => ({
 		message: 'Vibecode says a required field is missing',
 		hint: 'Fill in Entity Type, Entity ID and Trigger.',
 	}),
 	INVALID_ENTITY_TYPE: () => ({
 		message: 'Vibecode does not know this entity type',
-		hint: 'Choose Deal, Lead, Contact, Company, Quote or Invoice as Entity Type.',
+		hint: `Choose ${ENTITY_LABELS_TEXT} as Entity Type.`,
 	}),
 	MISSING_API_KEY: () => ({
 		message: 'No Vibecode API key was sent',
@@ -166,104 +160,8 @@ const byCode: Record<string, (operation: Operation, failure: VibecodeFailure) =>
 	}),
 };
 
-const byStatus: Record<number, string> = {
-	400: 'MISSING_PARAMS',
-	401: 'INVALID_API_KEY',
-	402: 'PAYMENT_REQUIRED',
-	403: 'BITRIX_ACCESS_DENIED',
-	404: 'NOT_FOUND',
-	429: 'RATE_LIMITED',
-	502: 'BITRIX_UNAVAILABLE',
-	504: 'QUEUE_TIMEOUT',
-};
-
-function asText(value: unknown): string | undefined {
-	return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-}
-
-function parseRetryAfter(header: unknown, body: unknown): number | undefined {
-	const fromHeader = Number(Array.isArray(header) ? header[0] : header);
-	if (Number.isFinite(fromHeader) && fromHeader >= 0) return fromHeader;
-	if (typeof header === 'string') {
-		const at = Date.parse(header);
-		if (!Number.isNaN(at)) return Math.max(0, (at - Date.now()) / 1000);
-	}
-	const fromBody = Number(body);
-	return Number.isFinite(fromBody) && fromBody >= 0 ? fromBody : undefined;
-}
-
-/** Reads a full HTTP response; undefined when it is a success. */
-export function failureFromResponse(response: IN8nHttpFullResponse): VibecodeFailure | undefined {
-	const { statusCode, body } = response;
-	const httpCode = String(statusCode);
-	if (body === undefined || body === null || body === '') {
-		return { code: statusCode < 300 ? 'EMPTY_RESPONSE' : (byStatus[statusCode] ?? 'EMPTY_RESPONSE'), httpCode };
-	}
-	if (typeof body !== 'object' || Buffer.isBuffer(body)) {
-		return { code: 'NON_JSON_RESPONSE', httpCode };
-	}
-	const envelope = body as IDataObject;
-	if (statusCode < 300 && envelope.success === true) return undefined;
-	const error = (typeof envelope.error === 'object' && envelope.error) || {};
-	const { code, message, hint, userMessage, retryAfter } = error as IDataObject;
-	const headers = response.headers ?? {};
-	return {
-		code: asText(code) ?? byStatus[statusCode] ?? 'UNKNOWN_FAILURE',
-		httpCode,
-		apiMessage: asText(message),
-		hint: asText(hint),
-		userMessage: asText(userMessage),
-		retryAfterSeconds: parseRetryAfter(headers['retry-after'], retryAfter),
-	};
-}
-
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT']);
-// Failures of the connection's set-up: no request byte reached the server.
-const NOT_SENT_CODES: Record<string, string> = {
-	ECONNREFUSED: 'ECONNREFUSED',
-	ENOTFOUND: 'ENOTFOUND',
-	EAI_AGAIN: 'EAI_AGAIN',
-	ERR_INVALID_URL: 'INVALID_URL',
-	ERR_INVALID_PROTOCOL: 'INVALID_URL',
-	ERR_UNSUPPORTED_PROTOCOL: 'INVALID_URL',
-	EPROTO: 'TLS_FAILED',
-	ERR_SSL_WRONG_VERSION_NUMBER: 'TLS_FAILED',
-	ERR_TLS_CERT_ALTNAME_INVALID: 'TLS_FAILED',
-	DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS_FAILED',
-	SELF_SIGNED_CERT_IN_CHAIN: 'TLS_FAILED',
-	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS_FAILED',
-	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS_FAILED',
-	CERT_HAS_EXPIRED: 'TLS_FAILED',
-	CERT_NOT_YET_VALID: 'TLS_FAILED',
-};
-const NOT_SENT_FAILURES = new Set(Object.values(NOT_SENT_CODES));
-
-/** Reads an error thrown by n8n's HTTP helper (no response: the network failed). */
-export function failureFromNetworkError(error: unknown): VibecodeFailure {
-	const seen = error as { code?: unknown; cause?: { code?: unknown }; httpCode?: unknown; message?: unknown };
-	// n8n 2.x keeps the socket's code on the cause; n8n 1.x drops the cause and puts it in httpCode.
-	const raw = [seen?.code, seen?.cause?.code, seen?.httpCode].find((c) => typeof c === 'string' && /^[A-Z_]+$/.test(c)) as
-		| string
-		| undefined;
-	const text = String(seen?.message ?? '');
-	let code = raw ?? 'NETWORK_ERROR';
-	if (raw && NOT_SENT_CODES[raw]) code = NOT_SENT_CODES[raw];
-	else if ((raw && TIMEOUT_CODES.has(raw)) || /timeout/i.test(text)) code = 'TIMEOUT';
-	else if (/invalid url/i.test(text)) code = 'INVALID_URL';
-	else if (/wrong version number|ssl routines|certificate/i.test(text)) code = 'TLS_FAILED';
-	else if (raw === 'EPIPE' || /socket hang up/i.test(text)) code = 'ECONNRESET';
-	return { code, httpCode: 'none' };
-}
-
-/** Failures after which the request may have reached Bitrix24. */
-export function isAmbiguous(failure: VibecodeFailure): boolean {
-	if (NOT_SENT_FAILURES.has(failure.code) || failure.code === 'RATE_LIMITED') return false;
-	const status = Number(failure.httpCode);
-	return Number.isNaN(status) || status >= 500 || status < 300;
-}
-
 // For codes the node does not know: what the status alone says, and nothing more.
-function byStatusOnly(failure: VibecodeFailure, operation: Operation): Explanation {
+function byStatusOnly(failure: Failure, operation: Operation): Explanation {
 	const status = Number(failure.httpCode);
 	const message = Number.isNaN(status)
 		? `The connection to Vibecode failed (${failure.code})`
@@ -276,17 +174,14 @@ function byStatusOnly(failure: VibecodeFailure, operation: Operation): Explanati
 	return { message, hint: `${refused} Its message below says why; this code is not one the node knows.` };
 }
 
-function explain(failure: VibecodeFailure, operation: Operation): Explanation {
+function explain(failure: Failure, operation: Operation): Explanation {
 	const known = byCode[failure.code];
 	return known ? known(operation, failure) : byStatusOnly(failure, operation);
 }
 
-export function toNodeApiError(
-	node: INode,
-	failure: VibecodeFailure,
-	operation: Operation,
-	itemIndex: number,
-): NodeApiError {
+/** The error a failed request shows, in the words of the operation that sent it. */
+export function apiError(node: INode, failure: Failure, at: { operation: Operation; itemIndex: number }): NodeApiError {
+	const { operation, itemIndex } = at;
 	const { message, hint } = explain(failure, operation);
 	const said = [failure.apiMessage, failure.userMessage].filter(Boolean).join(' — ');
 	const description = [
@@ -308,4 +203,95 @@ export function toNodeApiError(
 		httpCode: failure.httpCode,
 		itemIndex,
 	});
+}
+
+/** An input value the node cannot send; nothing was sent for the item. */
+export function invalidValue(node: INode, at: { field: string; value: unknown; itemIndex: number; why: string }) {
+	return new NodeOperationError(node, `Invalid ${at.field} "${shown(at.value)}" in item ${at.itemIndex}`, {
+		itemIndex: at.itemIndex,
+		description: at.why,
+	});
+}
+
+export const cancelledError = (node: INode, itemIndex: number) =>
+	new NodeOperationError(node, 'Not sent: the execution was cancelled', {
+		itemIndex,
+		description: 'The run was stopped before this item was due, so nothing was sent for it.',
+	});
+
+/** Only n8n's errors leave the node (what n8n's RoutingNode does with its own). */
+export const asNodeError = (node: INode, error: unknown, itemIndex?: number) =>
+	error instanceof NodeApiError || error instanceof NodeOperationError
+		? error
+		: new NodeOperationError(node, error as Error, { itemIndex });
+
+/** What a failed item tells: the fields n8n's error output and an AI agent show. */
+function failureFields(error: Error) {
+	const api = error instanceof NodeApiError ? error : undefined;
+	const response = (api?.errorResponse ?? {}) as IDataObject;
+	const httpCode = Number(api?.httpCode);
+	const description = (error as { description?: string | null }).description ?? undefined;
+	return {
+		message: error.message,
+		description,
+		code: (response.code as string | undefined) ?? (api ? 'UNKNOWN_FAILURE' : 'INVALID_PARAMETER'),
+		httpCode: Number.isInteger(httpCode) ? httpCode : null,
+		hint: (response.hint as string | undefined) ?? description,
+	};
+}
+
+/**
+ * A failed item is { error: {…} }, the continue-on-fail shape of n8n's HTTP Request node.
+ * n8n (1.x and 2.x) routes an item whose only key is `error` to the error output and adds the
+ * input item's fields there. An item with an `error` property outside json would be cut down
+ * to { error: message } by the engine, losing the code, the hint and the record.
+ */
+export function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeExecutionData {
+	return { json: { error: { ...failureFields(error), ...fields } }, pairedItem: { item: itemIndex } };
+}
+
+/**
+ * An AI agent's tool call that failed is answered, not thrown: the model hears what went wrong
+ * and whether anything was fired, and can tell the user. No `error` key: n8n's retry loops take
+ * an item with one for a failed run and would run the call again.
+ */
+export function toolAnswer(error: Error, fields: IDataObject, at: { itemIndex: number; fired?: 'no' | 'maybe' }) {
+	return {
+		json: { success: false, ...(at.fired && { fired: at.fired }), failure: failureFields(error), ...fields },
+		pairedItem: { item: at.itemIndex },
+	};
+}
+
+/** "0–2, 5, 7–9": item numbers as ranges. */
+function ranges(indices: number[]): string {
+	const parts: string[] = [];
+	for (let i = 0; i < indices.length; i++) {
+		let j = i;
+		while (j + 1 < indices.length && indices[j + 1] === indices[j] + 1) j++;
+		parts.push(j === i ? `${indices[i]}` : `${indices[i]}–${indices[j]}`);
+		i = j;
+	}
+	return parts.join(', ');
+}
+
+/** The error that stops a run names what became of the other items: a second run must not fire them again. */
+export function stopError(node: INode, error: Error, at: { itemIndex: number; fired: number[]; notSent: number[] }): Error {
+	const { itemIndex, fired, notSent } = at;
+	const summary = [
+		fired.length > 0 && `Fired before the stop: item${fired.length > 1 ? 's' : ''} ${ranges(fired)}.`,
+		notSent.length > 0 && `Not sent: item${notSent.length > 1 ? 's' : ''} ${ranges(notSent)}.`,
+	]
+		.filter(Boolean)
+		.join(' ');
+	if (!summary) return asNodeError(node, error, itemIndex);
+	const description = `${(error as NodeApiError).description ?? ''} ${summary}`.trim();
+	// A copy: the ledger replays the original on a retry, and must not collect summaries.
+	return error instanceof NodeApiError
+		? new NodeApiError(node, error.errorResponse ?? {}, {
+				message: error.message,
+				description,
+				httpCode: error.httpCode ?? undefined,
+				itemIndex,
+			})
+		: new NodeOperationError(node, error.message, { itemIndex, description });
 }

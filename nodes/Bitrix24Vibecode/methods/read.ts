@@ -1,0 +1,23 @@
+import type { IDataObject, IHttpRequestOptions, ILoadOptionsFunctions } from 'n8n-workflow';
+
+import { apiError, type Operation } from '../resources/trigger/errors';
+import { retryPolicy, turnOf } from '../resources/trigger/run';
+import { DEFAULT_OPTIONS } from '../shared/options';
+import { baseUrlOf, pacerOf, send } from '../transport/request';
+
+/**
+ * A read for the editor's lists (triggers, records, the portal): under the key's pace with the
+ * default options, its failure worded as the node words it.
+ */
+export async function readForList(
+	this: ILoadOptionsFunctions,
+	credentials: IDataObject,
+	request: IHttpRequestOptions,
+	operation: Exclude<Operation, 'fire'>,
+): Promise<IDataObject> {
+	const paced = { pacer: pacerOf(credentials), turn: turnOf(DEFAULT_OPTIONS, {}) };
+	const withBase = { ...request, baseURL: baseUrlOf(credentials) };
+	const sent = await send.call(this, paced, withBase, retryPolicy(DEFAULT_OPTIONS, { write: false }));
+	if (sent.failure) throw apiError(this.getNode(), sent.failure, { operation, itemIndex: 0 });
+	return sent.body;
+}

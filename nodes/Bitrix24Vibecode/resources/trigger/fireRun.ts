@@ -1,0 +1,132 @@
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+
+import { isAmbiguous } from '../../transport/failure';
+import { TurnCancelled } from '../../transport/pacer';
+import { send, type Sent } from '../../transport/request';
+import { apiError, asNodeError, cancelledError, errorItem, stopError, toolAnswer } from './errors';
+import { checkFireInput, type FireInput } from './fireInput';
+import { atMostOnce, fireKey, recall } from './ledger';
+import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
+import { canListTriggers, registeredTriggers, unknownTriggerError } from './triggerCodes';
+
+export const FIRE: { method: 'POST'; url: string } = { method: 'POST', url: '/v1/triggers/fire' };
+
+/** What became of one item: fired, or failed, and then whether it may have reached Bitrix24. */
+type Outcome = { fired: FireInput; error?: undefined } | { error: Error; fired?: undefined; mayHaveFired: boolean; notSent?: boolean };
+
+/** One item of the run on its way: its input, once checked, and its ledger key. */
+interface Item {
+	itemIndex: number;
+	raw: IDataObject;
+	input?: FireInput;
+	key?: string;
+	outcome?: Outcome;
+}
+
+const failed = (error: Error, mayHaveFired = false): Outcome => ({ error, mayHaveFired });
+
+function outcomeOf(run: Run, item: Item, sent: Sent): Outcome {
+	if (!sent.failure) return { fired: item.input as FireInput };
+	const error = apiError(run.node, sent.failure, { operation: 'fire', itemIndex: item.itemIndex });
+	return failed(error, isAmbiguous(sent.failure));
+}
+
+/** Reads and checks every item before anything is sent; in "Stop" mode a bad item stops the run. */
+function checkItems(run: Run): Item[] {
+	return run.itemIndices.map((itemIndex) => {
+		const raw = {
+			entityType: run.parameter('entityType', itemIndex),
+			entityId: run.parameter('entityId', itemIndex, '', { extractValue: true }),
+			triggerId: run.parameter('triggerId', itemIndex, '', { extractValue: true }),
+		} as IDataObject;
+		const item: Item = { itemIndex, raw };
+		try {
+			const entityIdMode = run.parameter('entityId.mode', itemIndex, 'id') as string;
+			item.input = checkFireInput(run.node, itemIndex, { ...raw, entityIdMode });
+			item.key = fireKey(run.node.name, itemIndex, item.input);
+		} catch (error) {
+			if (run.stopOnFailure) throw asNodeError(run.node, error, itemIndex);
+			item.outcome = failed(error as Error);
+		}
+		return item;
+	});
+}
+
+/** A code the application did not register fires nothing: it fails before anything is sent. */
+async function checkTriggerCodes(run: Run, items: Item[]): Promise<void> {
+	const unsent = items.filter((item) => item.input && !item.outcome);
+	if (!run.options.checkTriggerCodes || !canListTriggers(run.credentials) || !unsent.length || run.signal?.aborted) return;
+	const registered = await registeredTriggers(run);
+	if (!registered) return;
+	for (const item of unsent) {
+		const error = unknownTriggerError(run, item.itemIndex, (item.input as FireInput).triggerId, registered);
+		if (error) item.outcome = failed(error);
+	}
+}
+
+async function fireOne(run: Run, item: Item, stopped: boolean): Promise<Outcome> {
+	const input = item.input as FireInput;
+	try {
+		if (stopped || run.signal?.aborted) throw new TurnCancelled();
+		const request = { ...run.defaults, ...FIRE, body: input };
+		const policy = retryPolicy(run.options, { write: true });
+		const sent = await atMostOnce(run.tries, item.key as string, async () => await send.call(run.context, run.paced, request, policy));
+		return outcomeOf(run, item, sent);
+	} catch (error) {
+		if (!(error instanceof TurnCancelled)) throw asNodeError(run.node, error, item.itemIndex);
+		return { error: cancelledError(run.node, item.itemIndex), mayHaveFired: false, notSent: true };
+	}
+}
+
+/** One output item per input item; in "Stop" mode the first failure stops the node instead. */
+function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure'>, items: Item[]): INodeExecutionData[] {
+	const stop = run.stopOnFailure ? items.find(({ outcome }) => outcome?.error && !outcome.notSent) : undefined;
+	if (stop) {
+		const fired = items.filter(({ outcome }) => outcome?.fired).map(({ itemIndex }) => itemIndex);
+		const notSent = items.filter(({ outcome }) => outcome?.error && outcome.notSent).map(({ itemIndex }) => itemIndex);
+		throw stopError(run.node, stop.outcome?.error as Error, { itemIndex: stop.itemIndex, fired, notSent });
+	}
+	return items.map(({ itemIndex, raw, input, outcome }) => {
+		if (outcome?.fired) return { json: { success: true, ...outcome.fired }, pairedItem: { item: itemIndex } };
+		const { error, mayHaveFired } = outcome as Extract<Outcome, { error: Error }>;
+		const fields = { ...(input ?? raw) };
+		return run.asTool
+			? toolAnswer(error, fields, { itemIndex, fired: mayHaveFired ? 'maybe' : 'no' })
+			: errorItem(error, fields, itemIndex);
+	});
+}
+
+/**
+ * Fire Trigger, for the items of one run: every item is checked before anything is sent, each
+ * fire passes the at-most-once ledger and the key's pace, and every item ends as one output
+ * item. "On Error: Stop" stops sending at the first failure; cancelling the execution drops
+ * every item not yet sent.
+ */
+export async function fireItems(source: RunSource): Promise<INodeExecutionData[]> {
+	let run: Run;
+	try {
+		run = await openRun(source);
+	} catch (error) {
+		// Options that cannot be used fail every item, before anything is sent.
+		const mode = { node: source.context.getNode(), ...answerMode(source.context) };
+		if (mode.stopOnFailure) throw asNodeError(mode.node, error, source.itemIndices[0]);
+		const items = source.itemIndices.map((itemIndex) => ({ itemIndex, raw: {}, outcome: failed(error as Error) }));
+		return answer(mode, items);
+	}
+	const items = checkItems(run);
+	return await whileRunning(run, async () => {
+		// An earlier try's fires first: in "Stop" mode a failure among them ends this try before it sends.
+		for (const item of items) {
+			const known = item.key && recall(run.tries, item.key);
+			if (known) item.outcome = outcomeOf(run, item, known);
+		}
+		await checkTriggerCodes(run, items);
+		const stopped = run.stopOnFailure && items.some(({ outcome }) => outcome?.error);
+		await Promise.all(
+			items.map(async (item) => {
+				if (item.input && !item.outcome) item.outcome = await fireOne(run, item, stopped);
+			}),
+		);
+		return answer(run, items);
+	});
+}

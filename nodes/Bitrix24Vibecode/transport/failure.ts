@@ -1,0 +1,111 @@
+import type { IDataObject, IN8nHttpFullResponse } from 'n8n-workflow';
+
+/** What the API (or the network) said, reduced to fields that are safe to show. No wording: the operations word it. */
+export interface Failure {
+	code: string;
+	/** The HTTP status as text, or "none" when no answer came. */
+	httpCode: string;
+	apiMessage?: string;
+	hint?: string;
+	userMessage?: string;
+	retryAfterSeconds?: number;
+	/** Set when a 429 asked for a longer wait than the caller may hold the key. */
+	refusedWaitSeconds?: number;
+}
+
+const byStatus: Record<number, string> = {
+	400: 'MISSING_PARAMS',
+	401: 'INVALID_API_KEY',
+	402: 'PAYMENT_REQUIRED',
+	403: 'BITRIX_ACCESS_DENIED',
+	404: 'NOT_FOUND',
+	429: 'RATE_LIMITED',
+	502: 'BITRIX_UNAVAILABLE',
+	504: 'QUEUE_TIMEOUT',
+};
+
+function asText(value: unknown): string | undefined {
+	return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function parseRetryAfter(header: unknown, body: unknown): number | undefined {
+	const fromHeader = Number(Array.isArray(header) ? header[0] : header);
+	if (Number.isFinite(fromHeader) && fromHeader >= 0) return fromHeader;
+	if (typeof header === 'string') {
+		const at = Date.parse(header);
+		if (!Number.isNaN(at)) return Math.max(0, (at - Date.now()) / 1000);
+	}
+	const fromBody = Number(body);
+	return Number.isFinite(fromBody) && fromBody >= 0 ? fromBody : undefined;
+}
+
+/** Reads a full HTTP response; undefined when it is a success. */
+export function failureFromResponse(response: IN8nHttpFullResponse): Failure | undefined {
+	const { statusCode, body } = response;
+	const httpCode = String(statusCode);
+	if (body === undefined || body === null || body === '') {
+		return { code: statusCode < 300 ? 'EMPTY_RESPONSE' : (byStatus[statusCode] ?? 'EMPTY_RESPONSE'), httpCode };
+	}
+	if (typeof body !== 'object' || Buffer.isBuffer(body)) {
+		return { code: 'NON_JSON_RESPONSE', httpCode };
+	}
+	const envelope = body as IDataObject;
+	if (statusCode < 300 && envelope.success === true) return undefined;
+	const error = (typeof envelope.error === 'object' && envelope.error) || {};
+	const { code, message, hint, userMessage, retryAfter } = error as IDataObject;
+	const headers = response.headers ?? {};
+	return {
+		code: asText(code) ?? byStatus[statusCode] ?? 'UNKNOWN_FAILURE',
+		httpCode,
+		apiMessage: asText(message),
+		hint: asText(hint),
+		userMessage: asText(userMessage),
+		retryAfterSeconds: parseRetryAfter(headers['retry-after'], retryAfter),
+	};
+}
+
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+// Failures of the connection's set-up: no request byte reached the server.
+const NOT_SENT_CODES: Record<string, string> = {
+	ECONNREFUSED: 'ECONNREFUSED',
+	ENOTFOUND: 'ENOTFOUND',
+	EAI_AGAIN: 'EAI_AGAIN',
+	ERR_INVALID_URL: 'INVALID_URL',
+	ERR_INVALID_PROTOCOL: 'INVALID_URL',
+	ERR_UNSUPPORTED_PROTOCOL: 'INVALID_URL',
+	EPROTO: 'TLS_FAILED',
+	ERR_SSL_WRONG_VERSION_NUMBER: 'TLS_FAILED',
+	ERR_TLS_CERT_ALTNAME_INVALID: 'TLS_FAILED',
+	DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS_FAILED',
+	SELF_SIGNED_CERT_IN_CHAIN: 'TLS_FAILED',
+	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS_FAILED',
+	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS_FAILED',
+	CERT_HAS_EXPIRED: 'TLS_FAILED',
+	CERT_NOT_YET_VALID: 'TLS_FAILED',
+};
+const NOT_SENT_FAILURES = new Set(Object.values(NOT_SENT_CODES));
+
+/** Reads an error thrown by n8n's HTTP helper (no response: the network failed). */
+export function failureFromNetworkError(error: unknown): Failure {
+	const seen = error as { code?: unknown; cause?: { code?: unknown }; httpCode?: unknown; message?: unknown };
+	// n8n 2.x keeps the socket's code on the cause; n8n 1.x drops the cause and puts it in httpCode.
+	const raw = [seen?.code, seen?.cause?.code, seen?.httpCode].find((c) => typeof c === 'string' && /^[A-Z_]+$/.test(c)) as
+		| string
+		| undefined;
+	const text = String(seen?.message ?? '');
+	let code = raw ?? 'NETWORK_ERROR';
+	if (raw && NOT_SENT_CODES[raw]) code = NOT_SENT_CODES[raw];
+	else if ((raw && TIMEOUT_CODES.has(raw)) || /timeout/i.test(text)) code = 'TIMEOUT';
+	else if (/invalid url/i.test(text)) code = 'INVALID_URL';
+	else if (/wrong version number|ssl routines|certificate/i.test(text)) code = 'TLS_FAILED';
+	else if (raw === 'EPIPE' || /socket hang up/i.test(text)) code = 'ECONNRESET';
+	return { code, httpCode: 'none' };
+}
+
+/** Failures after which the request may have reached Bitrix24. */
+export function isAmbiguous(failure: Failure): boolean {
+	if (NOT_SENT_FAILURES.has(failure.code) || failure.code === 'RATE_LIMITED') return false;
+	const status = Number(failure.httpCode);
+	return Number.isNaN(status) || status >= 500 || status < 300;
+}
+
