@@ -283,15 +283,7 @@ export function stopError(node: INode, error: Error, at: { itemIndex: number; fi
 	]
 		.filter(Boolean)
 		.join(' ');
-	if (!summary) return asNodeError(node, error, itemIndex);
-	const description = `${(error as NodeApiError).description ?? ''} ${summary}`.trim();
-	// A copy: the ledger replays the original on a retry, and must not collect summaries.
-	return error instanceof NodeApiError
-		? new NodeApiError(node, error.errorResponse ?? {}, {
-				message: error.message,
-				description,
-				httpCode: error.httpCode ?? undefined,
-				itemIndex,
-			})
-		: new NodeOperationError(node, error.message, { itemIndex, description });
+	const stopping = asNodeError(node, error, itemIndex);
+	if (summary) stopping.description = `${stopping.description ?? ''} ${summary}`.trim();
+	return stopping;
 }

@@ -107,7 +107,7 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 	try {
 		run = await openRun(source);
 	} catch (error) {
-		// Options that cannot be used fail every item, before anything is sent.
+		// A run that cannot open (options that cannot be used, no credential) fails every item, unsent.
 		const mode = { node: source.context.getNode(), ...answerMode(source.context) };
 		if (mode.stopOnFailure) throw asNodeError(mode.node, error, source.itemIndices[0]);
 		const items = source.itemIndices.map((itemIndex) => ({ itemIndex, raw: {}, outcome: failed(error as Error) }));
