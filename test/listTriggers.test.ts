@@ -1,4 +1,5 @@
 import { FAST, listParameters } from './helpers';
+import { callAsTool, TOOL_PATHS } from './hostile/agentRun';
 import { runWorkflow } from './harness/runWorkflow';
 import { searchList } from './harness/searchList';
 import { SEEDED, useSandbox } from './sandboxRun';
@@ -58,5 +59,30 @@ describe('Trigger "From List"', () => {
 			message: 'Listing triggers needs an OAuth application key',
 			description: expect.stringMatching(/type the trigger code: .*switch from "From List" to "By Code"\./),
 		});
+	});
+});
+
+describe.each(TOOL_PATHS)('List Triggers as an AI tool (%s path)', (path) => {
+	test('lists the triggers for the model', async () => {
+		box.sandbox.setTriggers([{ NAME: 'Payment received', CODE: 'payment_received' }]);
+		const { results } = await callAsTool({ parameters: listParameters(FAST), path, calls: [{}], credentials: app() });
+
+		expect(results[0].items).toEqual([{ NAME: 'Payment received', CODE: 'payment_received' }]);
+	});
+
+	test('a refusal answers the model with the reason, and the agent goes on', async () => {
+		const { results, run } = await callAsTool({ parameters: listParameters(FAST), path, calls: [{}], credentials: personal() });
+
+		expect(results[0].items).toEqual([
+			{
+				success: false,
+				failure: expect.objectContaining({
+					message: 'Listing triggers needs an OAuth application key',
+					code: 'BITRIX_ACCESS_DENIED',
+					httpCode: 403,
+				}),
+			},
+		]);
+		expect(run.data.resultData.error).toBeUndefined();
 	});
 });
