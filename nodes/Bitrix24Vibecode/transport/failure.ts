@@ -28,39 +28,45 @@ function asText(value: unknown): string | undefined {
 	return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
 
-function parseRetryAfter(header: unknown, body: unknown): number | undefined {
-	const fromHeader = Number(Array.isArray(header) ? header[0] : header);
-	if (Number.isFinite(fromHeader) && fromHeader >= 0) return fromHeader;
-	if (typeof header === 'string') {
-		const at = Date.parse(header);
-		if (!Number.isNaN(at)) return Math.max(0, (at - Date.now()) / 1000);
-	}
-	const fromBody = Number(body);
-	return Number.isFinite(fromBody) && fromBody >= 0 ? fromBody : undefined;
+/** A wait in seconds, as a number or an HTTP date; undefined when none is given ("", null). */
+function secondsOf(value: unknown): number | undefined {
+	const given = Array.isArray(value) ? value[0] : value;
+	if (typeof given === 'number') return Number.isFinite(given) && given >= 0 ? given : undefined;
+	if (typeof given !== 'string' || given.trim() === '') return undefined;
+	const seconds = Number(given);
+	if (Number.isFinite(seconds)) return seconds >= 0 ? seconds : undefined;
+	const at = Date.parse(given);
+	return Number.isNaN(at) ? undefined : Math.max(0, (at - Date.now()) / 1000);
 }
 
 /** Reads a full HTTP response; undefined when it is a success. */
 export function failureFromResponse(response: IN8nHttpFullResponse): Failure | undefined {
 	const { statusCode, body } = response;
 	const httpCode = String(statusCode);
-	if (body === undefined || body === null || body === '') {
-		return { code: statusCode < 300 ? 'EMPTY_RESPONSE' : (byStatus[statusCode] ?? 'EMPTY_RESPONSE'), httpCode };
+	const retryAfterHeader = (response.headers ?? {})['retry-after'];
+	const envelope = typeof body === 'object' && body !== null && !Buffer.isBuffer(body) ? (body as IDataObject) : undefined;
+	if (!envelope) {
+		const empty = body === undefined || body === null || body === '';
+		// Not Vibecode's answer (a proxy's page, or nothing): only a 429 says what happened anyway,
+		// and an empty body takes the meaning of its status where the API gives it one.
+		const code =
+			statusCode === 429 || (empty && statusCode >= 300 && byStatus[statusCode])
+				? byStatus[statusCode]
+				: empty
+					? 'EMPTY_RESPONSE'
+					: 'NON_JSON_RESPONSE';
+		return { code, httpCode, ...(code === 'RATE_LIMITED' && { retryAfterSeconds: secondsOf(retryAfterHeader) }) };
 	}
-	if (typeof body !== 'object' || Buffer.isBuffer(body)) {
-		return { code: 'NON_JSON_RESPONSE', httpCode };
-	}
-	const envelope = body as IDataObject;
 	if (statusCode < 300 && envelope.success === true) return undefined;
 	const error = (typeof envelope.error === 'object' && envelope.error) || {};
 	const { code, message, hint, userMessage, retryAfter } = error as IDataObject;
-	const headers = response.headers ?? {};
 	return {
 		code: asText(code) ?? byStatus[statusCode] ?? 'UNKNOWN_FAILURE',
 		httpCode,
 		apiMessage: asText(message),
 		hint: asText(hint),
 		userMessage: asText(userMessage),
-		retryAfterSeconds: parseRetryAfter(headers['retry-after'], retryAfter),
+		retryAfterSeconds: secondsOf(retryAfterHeader) ?? secondsOf(retryAfter),
 	};
 }
 
@@ -89,7 +95,7 @@ const NOT_SENT_FAILURES = new Set(Object.values(NOT_SENT_CODES));
 export function failureFromNetworkError(error: unknown): Failure {
 	const seen = error as { code?: unknown; cause?: { code?: unknown }; httpCode?: unknown; message?: unknown };
 	// n8n 2.x keeps the socket's code on the cause; n8n 1.x drops the cause and puts it in httpCode.
-	const raw = [seen?.code, seen?.cause?.code, seen?.httpCode].find((c) => typeof c === 'string' && /^[A-Z_]+$/.test(c)) as
+	const raw = [seen?.code, seen?.cause?.code, seen?.httpCode].find((c) => typeof c === 'string' && /^[A-Z][A-Z0-9_]*$/.test(c)) as
 		| string
 		| undefined;
 	const text = String(seen?.message ?? '');
@@ -102,10 +108,13 @@ export function failureFromNetworkError(error: unknown): Failure {
 	return { code, httpCode: 'none' };
 }
 
+/** Answers that are not Vibecode's own: they say nothing of what happened behind them. */
+const UNREADABLE = new Set(['EMPTY_RESPONSE', 'NON_JSON_RESPONSE']);
+
 /** Failures after which the request may have reached Bitrix24. */
 export function isAmbiguous(failure: Failure): boolean {
 	if (NOT_SENT_FAILURES.has(failure.code) || failure.code === 'RATE_LIMITED') return false;
+	if (UNREADABLE.has(failure.code)) return true;
 	const status = Number(failure.httpCode);
 	return Number.isNaN(status) || status >= 500 || status < 300;
 }
-

@@ -20,6 +20,10 @@ const notSent = (operation: Operation) =>
 		: 'Nothing reached Bitrix24.';
 const MAY_HAVE_FIRED =
 	'The trigger may already have fired: check the record in Bitrix24 before running the item again. The node did not resend it, so the automation cannot run twice (see the option "Retry Failed Fires (May Fire Twice)").';
+const REFUSED = 'Vibecode refused the request, so the trigger did not fire.';
+/** What a failure means for a fire, as isAmbiguous judges it; `otherwise` for a read. */
+const forFire = (operation: Operation, failure: Failure, otherwise: string) =>
+	operation !== 'fire' ? otherwise : isAmbiguous(failure) ? MAY_HAVE_FIRED : REFUSED;
 
 interface Explanation {
 	message: string;
@@ -101,34 +105,34 @@ const byCode: Record<string, (operation: Operation, failure: Failure) => Explana
 					message: `Vibecode asked to wait ${Math.ceil(wait)} seconds before the next request`,
 					hint: `${notSent(operation)} The key is over its rate limit, and the wait is longer than the option "Max Wait on Rate Limit (Seconds)" allows, so the node did not hold the key that long. Run the item again later, lower "Requests per Minute", or raise that option.`,
 				},
-	BITRIX_UNAVAILABLE: (operation) => ({
+	BITRIX_UNAVAILABLE: (operation, failure) => ({
 		message: 'The Bitrix24 portal did not answer',
-		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.',
+		hint: forFire(operation, failure, 'Try again in a few minutes.'),
 	}),
-	QUEUE_TIMEOUT: (operation) => ({
+	QUEUE_TIMEOUT: (operation, failure) => ({
 		message: 'The Vibecode gateway timed out',
-		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.',
+		hint: forFire(operation, failure, 'Try again in a few minutes.'),
 	}),
-	INTERNAL_ERROR: (operation) => ({
+	INTERNAL_ERROR: (operation, failure) => ({
 		message: 'Vibecode had an internal error',
-		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again later.',
+		hint: forFire(operation, failure, 'Try again later.'),
 	}),
 	NOT_FOUND: () => ({
 		message: 'Vibecode does not know this address',
 		hint: 'Check the Base URL in the credential: it should be https://vibecode.bitrix24.tech without a path.',
 	}),
 	// Not Vibecode codes: what the node itself observed.
-	NON_JSON_RESPONSE: (operation) => ({
+	NON_JSON_RESPONSE: (operation, failure) => ({
 		message: 'Vibecode answered with something that is not JSON',
-		hint: `A gateway or proxy returned an error page. ${operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.'}`,
+		hint: `A gateway or proxy returned an error page. ${forFire(operation, failure, 'Try again in a few minutes.')}`,
 	}),
-	EMPTY_RESPONSE: (operation) => ({
+	EMPTY_RESPONSE: (operation, failure) => ({
 		message: 'Vibecode sent an empty answer',
-		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.',
+		hint: forFire(operation, failure, 'Try again in a few minutes.'),
 	}),
-	UNKNOWN_FAILURE: (operation) => ({
+	UNKNOWN_FAILURE: (operation, failure) => ({
 		message: 'Vibecode reported a failure without details',
-		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again later.',
+		hint: forFire(operation, failure, 'Try again later.'),
 	}),
 	ECONNREFUSED: (operation) => ({
 		message: 'Could not connect to Vibecode',
@@ -150,13 +154,13 @@ const byCode: Record<string, (operation: Operation, failure: Failure) => Explana
 		message: 'A secure connection to Vibecode could not be set up',
 		hint: `${notSent(operation)} The server's certificate was not accepted, or the Base URL says https:// for a server that speaks plain http. Check the Base URL in the credential.`,
 	}),
-	ECONNRESET: (operation) => ({
+	ECONNRESET: (operation, failure) => ({
 		message: 'The connection to Vibecode broke before an answer arrived',
-		hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.',
+		hint: forFire(operation, failure, 'Try again in a few minutes.'),
 	}),
-	TIMEOUT: (operation) => ({
+	TIMEOUT: (operation, failure) => ({
 		message: 'Vibecode did not answer in time',
-		hint: `${operation === 'fire' ? MAY_HAVE_FIRED : 'Try again in a few minutes.'} The time limit is the node setting "Timeout".`,
+		hint: `${forFire(operation, failure, 'Try again in a few minutes.')} The time limit is the node setting "Timeout".`,
 	}),
 };
 
@@ -167,10 +171,9 @@ function byStatusOnly(failure: Failure, operation: Operation): Explanation {
 		? `The connection to Vibecode failed (${failure.code})`
 		: `Vibecode refused the request (${failure.code}, HTTP ${failure.httpCode})`;
 	if (isAmbiguous(failure)) {
-		return { message, hint: operation === 'fire' ? MAY_HAVE_FIRED : 'Try again later.' };
+		return { message, hint: forFire(operation, failure, 'Try again later.') };
 	}
-	const refused =
-		operation === 'fire' ? 'Vibecode refused the request, so the trigger did not fire.' : 'Vibecode refused the request.';
+	const refused = operation === 'fire' ? REFUSED : 'Vibecode refused the request.';
 	return { message, hint: `${refused} Its message below says why; this code is not one the node knows.` };
 }
 
