@@ -103,7 +103,7 @@ describe('"may already have fired" in the message agrees with isAmbiguous', () =
 		const failure = failureFromResponse(response(status, body));
 		expect(failure?.code).toBe(code);
 		if (!failure) return;
-		const error = apiError(NODE, failure, { operation: 'fire', itemIndex: 0 });
+		const error = apiError(NODE, 0, failure, 'fire');
 		const saysMayHaveFired = /may already have fired/.test(error.description ?? '');
 		expect(isAmbiguous(failure)).toBe(mayHaveFired);
 		expect(saysMayHaveFired).toBe(isAmbiguous(failure));

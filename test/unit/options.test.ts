@@ -28,7 +28,7 @@ const LABELS: Record<string, string> = {
 
 describe('readOptions: accepted', () => {
 	test.each([undefined, null, {}, 'not a collection'])('%p gives the defaults', (raw) => {
-		expect(readOptions(NODE, raw, 0)).toEqual(DEFAULTS);
+		expect(readOptions(NODE, 0, raw)).toEqual(DEFAULTS);
 	});
 
 	test('typed values are used as they are', () => {
@@ -40,11 +40,11 @@ describe('readOptions: accepted', () => {
 			retryAmbiguousFires: true,
 			checkTriggerCodes: false,
 		};
-		expect(readOptions(NODE, typed, 0)).toEqual(typed);
+		expect(readOptions(NODE, 0, typed)).toEqual(typed);
 	});
 
 	test('an option not set keeps its default', () => {
-		expect(readOptions(NODE, { maxConcurrent: 1 }, 0)).toEqual({ ...DEFAULTS, maxConcurrent: 1 });
+		expect(readOptions(NODE, 0, { maxConcurrent: 1 })).toEqual({ ...DEFAULTS, maxConcurrent: 1 });
 	});
 
 	test.each<[string, unknown, number | boolean]>([
@@ -64,7 +64,7 @@ describe('readOptions: accepted', () => {
 		['maxRateLimitRetries', 20, 20],
 		['maxConcurrent', '3.0', 3],
 	])('%s as %p from an expression is %p', (name, given, expected) => {
-		expect(readOptions(NODE, { [name]: given }, 0)).toEqual({ ...DEFAULTS, [name]: expected });
+		expect(readOptions(NODE, 0, { [name]: given })).toEqual({ ...DEFAULTS, [name]: expected });
 	});
 });
 
@@ -96,7 +96,7 @@ describe('readOptions: refused, naming the option and the item', () => {
 		['retryAmbiguousFires', 1, '1'],
 		['retryAmbiguousFires', 'on', 'on'],
 	])('%s = %p', (name, given, shown) => {
-		const error = thrownBy(() => readOptions(NODE, { [name]: given }, 3));
+		const error = thrownBy(() => readOptions(NODE, 3, { [name]: given }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toBe(`Invalid ${LABELS[name]} "${shown}" in item 3`);
 		expect((error as NodeOperationError).context.itemIndex).toBe(3);
@@ -111,19 +111,19 @@ describe('readOptions: refused, naming the option and the item', () => {
 		['maxRateLimitWaitSeconds', ''],
 		['checkTriggerCodes', undefined],
 	])('%s: an expression that gave %p', (name, given) => {
-		const error = thrownBy(() => readOptions(NODE, { [name]: given }, 0));
+		const error = thrownBy(() => readOptions(NODE, 0, { [name]: given }));
 		expect(error).toBeInstanceOf(NodeOperationError);
 		expect(error.message).toMatch(new RegExp(`^Invalid ${LABELS[name].replace(/[()]/g, '\\$&')} ".*" in item 0$`));
 		expect((error as NodeOperationError).description).toMatch(/gave nothing/);
 	});
 
 	test('whole numbers are asked for where fractions make no sense', () => {
-		const error = thrownBy(() => readOptions(NODE, { maxConcurrent: 2.5 }, 0)) as NodeOperationError;
+		const error = thrownBy(() => readOptions(NODE, 0, { maxConcurrent: 2.5 })) as NodeOperationError;
 		expect(error.description).toMatch(/whole number from 1 to 100/);
 	});
 
 	test('the first invalid option is named, with the item it was read for', () => {
-		const error = thrownBy(() => readOptions(NODE, { maxConcurrent: 0, requestsPerMinute: 'x' }, 1));
+		const error = thrownBy(() => readOptions(NODE, 1, { maxConcurrent: 0, requestsPerMinute: 'x' }));
 		expect(error.message).toMatch(/^Invalid (Max Concurrent Requests "0"|Requests per Minute "x") in item 1$/);
 	});
 });

@@ -18,6 +18,6 @@ export async function readForList(
 	const paced = { pacer: pacerOf(credentials), turn: turnOf(DEFAULT_OPTIONS, {}) };
 	const withBase = { ...request, baseURL: baseUrlOf(credentials) };
 	const sent = await send.call(this, paced, withBase, retryPolicy(DEFAULT_OPTIONS, { write: false }));
-	if (sent.failure) throw apiError(this.getNode(), sent.failure, { operation, itemIndex: 0 });
+	if (sent.failure) throw apiError(this.getNode(), 0, sent.failure, operation);
 	return sent.body;
 }

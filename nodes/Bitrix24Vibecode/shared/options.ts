@@ -109,7 +109,7 @@ function checked(field: INodeProperties, value: unknown): { value?: number | boo
  * The node options, checked and converted once per run. Expressions arrive unconverted
  * ("false" as text, nothing as undefined), so every value is checked here before anything is sent.
  */
-export function readOptions(node: INode, raw: unknown, itemIndex: number): Options {
+export function readOptions(node: INode, itemIndex: number, raw: unknown): Options {
 	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
 	const options = { ...DEFAULT_OPTIONS } as unknown as IDataObject;
 	for (const field of fields) {

@@ -183,8 +183,7 @@ function explain(failure: Failure, operation: Operation): Explanation {
 }
 
 /** The error a failed request shows, in the words of the operation that sent it. */
-export function apiError(node: INode, failure: Failure, at: { operation: Operation; itemIndex: number }): NodeApiError {
-	const { operation, itemIndex } = at;
+export function apiError(node: INode, itemIndex: number, failure: Failure, operation: Operation): NodeApiError {
 	const { message, hint } = explain(failure, operation);
 	const said = [failure.apiMessage, failure.userMessage].filter(Boolean).join(' — ');
 	const description = [
@@ -209,9 +208,9 @@ export function apiError(node: INode, failure: Failure, at: { operation: Operati
 }
 
 /** An input value the node cannot send; nothing was sent for the item. */
-export function invalidValue(node: INode, at: { field: string; value: unknown; itemIndex: number; why: string }) {
-	return new NodeOperationError(node, `Invalid ${at.field} "${shown(at.value)}" in item ${at.itemIndex}`, {
-		itemIndex: at.itemIndex,
+export function invalidValue(node: INode, itemIndex: number, at: { field: string; value: unknown; why: string }) {
+	return new NodeOperationError(node, `Invalid ${at.field} "${shown(at.value)}" in item ${itemIndex}`, {
+		itemIndex,
 		description: at.why,
 	});
 }
@@ -223,7 +222,7 @@ export const cancelledError = (node: INode, itemIndex: number) =>
 	});
 
 /** Only n8n's errors leave the node (what n8n's RoutingNode does with its own). */
-export const asNodeError = (node: INode, error: unknown, itemIndex?: number) =>
+export const asNodeError = (node: INode, itemIndex: number, error: unknown) =>
 	error instanceof NodeApiError || error instanceof NodeOperationError
 		? error
 		: new NodeOperationError(node, error as Error, { itemIndex });
@@ -249,7 +248,7 @@ function failureFields(error: Error) {
  * input item's fields there. An item with an `error` property outside json would be cut down
  * to { error: message } by the engine, losing the code, the hint and the record.
  */
-export function errorItem(error: Error, fields: IDataObject, itemIndex: number): INodeExecutionData {
+export function errorItem(itemIndex: number, error: Error, fields: IDataObject): INodeExecutionData {
 	return { json: { error: { ...failureFields(error), ...fields } }, pairedItem: { item: itemIndex } };
 }
 
@@ -258,10 +257,10 @@ export function errorItem(error: Error, fields: IDataObject, itemIndex: number):
  * and whether anything was fired, and can tell the user. No `error` key: n8n's retry loops take
  * an item with one for a failed run and would run the call again.
  */
-export function toolAnswer(error: Error, fields: IDataObject, at: { itemIndex: number; fired?: 'no' | 'maybe' }) {
+export function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?: 'no' | 'maybe') {
 	return {
-		json: { success: false, ...(at.fired && { fired: at.fired }), failure: failureFields(error), ...fields },
-		pairedItem: { item: at.itemIndex },
+		json: { success: false, ...(fired && { fired }), failure: failureFields(error), ...fields },
+		pairedItem: { item: itemIndex },
 	};
 }
 
@@ -278,15 +277,15 @@ function ranges(indices: number[]): string {
 }
 
 /** The error that stops a run names what became of the other items: a second run must not fire them again. */
-export function stopError(node: INode, error: Error, at: { itemIndex: number; fired: number[]; notSent: number[] }): Error {
-	const { itemIndex, fired, notSent } = at;
+export function stopError(node: INode, itemIndex: number, error: Error, others: { fired: number[]; notSent: number[] }): Error {
+	const { fired, notSent } = others;
 	const summary = [
 		fired.length > 0 && `Fired before the stop: item${fired.length > 1 ? 's' : ''} ${ranges(fired)}.`,
 		notSent.length > 0 && `Not sent: item${notSent.length > 1 ? 's' : ''} ${ranges(notSent)}.`,
 	]
 		.filter(Boolean)
 		.join(' ');
-	const stopping = asNodeError(node, error, itemIndex);
+	const stopping = asNodeError(node, itemIndex, error);
 	if (summary) stopping.description = `${stopping.description ?? ''} ${summary}`.trim();
 	return stopping;
 }

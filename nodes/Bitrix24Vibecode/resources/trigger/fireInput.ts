@@ -24,7 +24,7 @@ function entityType(node: INode, itemIndex: number, value: unknown): EntityType 
 	const normalized = typeof value === 'string' ? value.trim().toLowerCase() : value;
 	if (isEntityType(normalized)) return normalized;
 	const why = `Entity Type must be one of: ${ENTITY_TYPES.join(', ')}.`;
-	throw invalidValue(node, { field: 'Entity Type', value, itemIndex, why });
+	throw invalidValue(node, itemIndex, { field: 'Entity Type', value, why });
 }
 
 function positiveId(value: unknown): number | undefined {
@@ -35,7 +35,7 @@ function positiveId(value: unknown): number | undefined {
 }
 
 function idFromLink(node: INode, itemIndex: number, value: unknown, type: EntityType): number {
-	const invalid = (why: string) => invalidValue(node, { field: 'Entity ID', value, itemIndex, why });
+	const invalid = (why: string) => invalidValue(node, itemIndex, { field: 'Entity ID', value, why });
 	// Only the path names the record: a query or fragment may hold any other link (?back=/crm/…).
 	const match = typeof value === 'string' ? RECORD_LINK.exec(value.trim().split(/[?#]/)[0]) : null;
 	const named = match?.[1]?.toLowerCase() as EntityType | undefined;
@@ -77,13 +77,13 @@ export function checkFireInput(node: INode, itemIndex: number, raw: IDataObject 
 		id = positiveId(raw.entityId);
 		if (id === undefined) {
 			const why = `Entity ID must be a positive whole number, such as 5141: the ID of the ${label(type).toLowerCase()} in Bitrix24 (the number in its link).`;
-			throw invalidValue(node, { field: 'Entity ID', value: raw.entityId, itemIndex, why });
+			throw invalidValue(node, itemIndex, { field: 'Entity ID', value: raw.entityId, why });
 		}
 	}
 	const code = triggerCode(raw.triggerId);
 	if (!TRIGGER_CODE.test(code) || code.length > TRIGGER_CODE_MAX) {
 		const why = `A trigger code has 1 to ${TRIGGER_CODE_MAX} characters: Latin letters, digits, ".", "-" and "_", such as payment_received. Pick the trigger from the list, or copy its CODE from List Triggers.`;
-		throw invalidValue(node, { field: 'Trigger', value: raw.triggerId, itemIndex, why });
+		throw invalidValue(node, itemIndex, { field: 'Trigger', value: raw.triggerId, why });
 	}
 	return { entityType: type, entityId: id, triggerId: code };
 }

@@ -27,7 +27,7 @@ const failed = (error: Error, mayHaveFired = false): Outcome => ({ error, mayHav
 
 function outcomeOf(run: Run, item: Item, sent: Sent): Outcome {
 	if (!sent.failure) return { fired: item.input as FireInput };
-	const error = apiError(run.node, sent.failure, { operation: 'fire', itemIndex: item.itemIndex });
+	const error = apiError(run.node, item.itemIndex, sent.failure, 'fire');
 	return failed(error, isAmbiguous(sent.failure));
 }
 
@@ -45,7 +45,7 @@ function checkItems(run: Run): Item[] {
 			item.input = checkFireInput(run.node, itemIndex, { ...raw, entityIdMode });
 			item.key = fireKey(run.node.name, itemIndex, item.input);
 		} catch (error) {
-			if (run.stopOnFailure) throw asNodeError(run.node, error, itemIndex);
+			if (run.stopOnFailure) throw asNodeError(run.node, itemIndex, error);
 			item.outcome = failed(error as Error);
 		}
 		return item;
@@ -73,7 +73,7 @@ async function fireOne(run: Run, item: Item, stopped: boolean): Promise<Outcome>
 		const sent = await atMostOnce(run.tries, item.key as string, async () => await send.call(run.context, run.paced, request, policy));
 		return outcomeOf(run, item, sent);
 	} catch (error) {
-		if (!(error instanceof TurnCancelled)) throw asNodeError(run.node, error, item.itemIndex);
+		if (!(error instanceof TurnCancelled)) throw asNodeError(run.node, item.itemIndex, error);
 		return { error: cancelledError(run.node, item.itemIndex), mayHaveFired: false, notSent: true };
 	}
 }
@@ -84,15 +84,15 @@ function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure'>, items: Item
 	if (stop) {
 		const fired = items.filter(({ outcome }) => outcome?.fired).map(({ itemIndex }) => itemIndex);
 		const notSent = items.filter(({ outcome }) => outcome?.error && outcome.notSent).map(({ itemIndex }) => itemIndex);
-		throw stopError(run.node, stop.outcome?.error as Error, { itemIndex: stop.itemIndex, fired, notSent });
+		throw stopError(run.node, stop.itemIndex, stop.outcome?.error as Error, { fired, notSent });
 	}
 	return items.map(({ itemIndex, raw, input, outcome }) => {
 		if (outcome?.fired) return { json: { success: true, ...outcome.fired }, pairedItem: { item: itemIndex } };
 		const { error, mayHaveFired } = outcome as Extract<Outcome, { error: Error }>;
 		const fields = { ...(input ?? raw) };
 		return run.asTool
-			? toolAnswer(error, fields, { itemIndex, fired: mayHaveFired ? 'maybe' : 'no' })
-			: errorItem(error, fields, itemIndex);
+			? toolAnswer(itemIndex, error, fields, mayHaveFired ? 'maybe' : 'no')
+			: errorItem(itemIndex, error, fields);
 	});
 }
 
@@ -109,7 +109,7 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 	} catch (error) {
 		// A run that cannot open (options that cannot be used, no credential) fails every item, unsent.
 		const mode = { node: source.context.getNode(), ...answerMode(source.context) };
-		if (mode.stopOnFailure) throw asNodeError(mode.node, error, source.itemIndices[0]);
+		if (mode.stopOnFailure) throw asNodeError(mode.node, source.itemIndices[0], error);
 		const items = source.itemIndices.map((itemIndex) => ({ itemIndex, raw: {}, outcome: failed(error as Error) }));
 		return answer(mode, items);
 	}

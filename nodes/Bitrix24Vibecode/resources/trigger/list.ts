@@ -13,15 +13,15 @@ async function listTriggers(this: IExecuteSingleFunctions, request: IHttpRequest
 	try {
 		const run = await openRun(itemRunSource(this));
 		const sent = await whileRunning(run, async () => await send.call(this, run.paced, request, retryPolicy(run.options, { write: false })));
-		if (sent.failure) throw apiError(this.getNode(), sent.failure, { operation: 'list', itemIndex });
+		if (sent.failure) throw apiError(this.getNode(), itemIndex, sent.failure, 'list');
 		const triggers = Array.isArray(sent.body.data) ? (sent.body.data as IDataObject[]) : [];
 		return triggers.map((json) => ({ json, pairedItem: { item: itemIndex } }));
 	} catch (caught) {
-		const error = caught instanceof TurnCancelled ? cancelledError(this.getNode(), itemIndex) : asNodeError(this.getNode(), caught, itemIndex);
+		const error = caught instanceof TurnCancelled ? cancelledError(this.getNode(), itemIndex) : asNodeError(this.getNode(), itemIndex, caught);
 		const { asTool, stopOnFailure } = answerMode(this);
-		if (asTool) return [toolAnswer(error, {}, { itemIndex })];
+		if (asTool) return [toolAnswer(itemIndex, error, {})];
 		if (stopOnFailure) throw error;
-		return [errorItem(error, {}, itemIndex)];
+		return [errorItem(itemIndex, error, {})];
 	}
 }
 

@@ -86,7 +86,7 @@ export async function openRun(source: RunSource): Promise<Run> {
 	const { context, parameter } = source;
 	const node = context.getNode();
 	const first = source.itemIndices[0] ?? 0;
-	const options = readOptions(node, parameter('options', first, {}), first);
+	const options = readOptions(node, first, parameter('options', first, {}));
 	const credentials = await context.getCredentials(CREDENTIAL_TYPE);
 	const pacer = pacerOf(credentials);
 	const run = {
