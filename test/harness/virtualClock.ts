@@ -1,30 +1,32 @@
-import { load, nextTurn } from './system';
+import type { Clock } from '../../nodes/Bitrix24Vibecode/transport/clock';
+import { nextTurn, PACKAGE_ROOT } from './system';
 
-interface Clock {
-	now(): number;
-	sleep(ms: number): Promise<void>;
-}
+/** The module of the built node that gives its pacers their clock. */
+const BUILT_CLOCK = `${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`;
 
 /**
- * Swaps the pacer's clock (the one the node loaded from dist/ uses) for a virtual one for the
- * tests of a file: a wait takes no real time and moves the clock on by exactly its length,
- * so pacing is asserted in exact milliseconds however busy the machine is.
+ * A virtual clock for the built node in this test file: a wait takes no real time and moves the
+ * clock on by exactly its length, so pacing is asserted in exact milliseconds however busy the
+ * machine is. It is injected as a dependency: jest gives this file's module registry the
+ * virtual clock in place of the node's clock module when n8n's loader loads the package (call
+ * it at the top of the file, before anything loads the package). The built files are not
+ * touched. Unit tests of the source give a Pacer its clock directly (test/unit/).
  */
 export function useVirtualClock() {
-	const { clock } = load('./dist/nodes/Bitrix24Vibecode/transport/clock.js') as { clock: Clock };
-	const real = { ...clock };
 	const state = { now: 0, sleeps: [] as number[] };
-	beforeEach(() => {
-		// Never backwards: a key's pace carries over from test to test.
-		state.now = Math.max(state.now, real.now());
-		state.sleeps = [];
-		clock.now = () => state.now;
-		clock.sleep = async (ms) => {
+	const virtual: Clock = {
+		now: () => state.now,
+		sleep: async (ms) => {
 			state.sleeps.push(ms);
 			await nextTurn();
 			state.now += ms;
-		};
+		},
+	};
+	jest.doMock(BUILT_CLOCK, () => ({ systemClock: virtual }));
+	beforeEach(() => {
+		// Never backwards: a key's pace carries over from test to test.
+		state.now = Math.max(state.now, Date.now());
+		state.sleeps = [];
 	});
-	afterEach(() => Object.assign(clock, real));
 	return state;
 }

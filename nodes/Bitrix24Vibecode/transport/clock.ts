@@ -5,8 +5,8 @@ export interface Clock {
 	sleep(ms: number): Promise<void>;
 }
 
-/** The pacer's sense of time, one for the process; tests swap its methods for a virtual clock. */
-export const clock: Clock = {
+/** The pacers' sense of time in n8n. A Pacer takes another clock as its constructor's argument. */
+export const systemClock: Clock = Object.freeze({
 	now: () => Date.now(),
-	sleep: async (ms) => await sleep(ms),
-};
+	sleep: async (ms: number) => await sleep(ms),
+});

@@ -1,4 +1,4 @@
-import { clock as processClock, type Clock } from './clock';
+import { systemClock, type Clock } from './clock';
 
 /**
  * Paces requests per API key: starts are spaced evenly at "Requests per Minute" and at most
@@ -82,7 +82,7 @@ export class Pacer {
 
 	private wake: (() => void) | undefined;
 
-	constructor(private readonly clock: Clock = processClock) {}
+	constructor(private readonly clock: Clock = systemClock) {}
 
 	/** Resolves when the request may start; `retry` turns go before items that never started. */
 	async acquire(turn: Turn, retry = false): Promise<void> {
