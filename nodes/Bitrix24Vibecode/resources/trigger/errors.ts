@@ -248,7 +248,7 @@ function failureFields(error: Error) {
  * input item's fields there. An item with an `error` property outside json would be cut down
  * to { error: message } by the engine, losing the code, the hint and the record.
  */
-export function errorItem(itemIndex: number, error: Error, fields: IDataObject): INodeExecutionData {
+function errorItem(itemIndex: number, error: Error, fields: IDataObject): INodeExecutionData {
 	return { json: { error: { ...failureFields(error), ...fields } }, pairedItem: { item: itemIndex } };
 }
 
@@ -257,11 +257,20 @@ export function errorItem(itemIndex: number, error: Error, fields: IDataObject):
  * and whether anything was fired, and can tell the user. No `error` key: n8n's retry loops take
  * an item with one for a failed run and would run the call again.
  */
-export function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?: 'no' | 'maybe') {
+function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?: 'no' | 'maybe'): INodeExecutionData {
 	return {
 		json: { success: false, ...(fired && { fired }), failure: failureFields(error), ...fields },
 		pairedItem: { item: itemIndex },
 	};
+}
+
+/** A failed item's output: the tool's answer to the model, or n8n's error item. */
+export function failedItem(
+	itemIndex: number,
+	error: Error,
+	at: { asTool: boolean; fields: IDataObject; fired?: 'no' | 'maybe' },
+): INodeExecutionData {
+	return at.asTool ? toolAnswer(itemIndex, error, at.fields, at.fired) : errorItem(itemIndex, error, at.fields);
 }
 
 /** "0–2, 5, 7–9": item numbers as ranges. */

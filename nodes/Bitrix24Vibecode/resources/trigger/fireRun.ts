@@ -3,7 +3,7 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { isAmbiguous } from '../../transport/failure';
 import { TurnCancelled } from '../../transport/pacer';
 import { send, type Sent } from '../../transport/request';
-import { apiError, asNodeError, cancelledError, errorItem, stopError, toolAnswer } from './errors';
+import { apiError, asNodeError, cancelledError, failedItem, stopError } from './errors';
 import { checkFireInput, type FireInput } from './fireInput';
 import { atMostOnce, fireKey, recall } from './ledger';
 import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
@@ -89,10 +89,7 @@ function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure'>, items: Item
 	return items.map(({ itemIndex, raw, input, outcome }) => {
 		if (outcome?.fired) return { json: { success: true, ...outcome.fired }, pairedItem: { item: itemIndex } };
 		const { error, mayHaveFired } = outcome as Extract<Outcome, { error: Error }>;
-		const fields = { ...(input ?? raw) };
-		return run.asTool
-			? toolAnswer(itemIndex, error, fields, mayHaveFired ? 'maybe' : 'no')
-			: errorItem(itemIndex, error, fields);
+		return failedItem(itemIndex, error, { asTool: run.asTool, fields: { ...(input ?? raw) }, fired: mayHaveFired ? 'maybe' : 'no' });
 	});
 }
 

@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteSingleFunctions, IHttpRequestOptions, INodeEx
 
 import { TurnCancelled } from '../../transport/pacer';
 import { send } from '../../transport/request';
-import { apiError, asNodeError, cancelledError, errorItem, toolAnswer } from './errors';
+import { apiError, asNodeError, cancelledError, failedItem } from './errors';
 import { insteadOfRequest } from './routing';
 import { answerMode, itemRunSource, openRun, retryPolicy, whileRunning } from './run';
 import { TRIGGER_LIST } from './triggerCodes';
@@ -19,9 +19,8 @@ async function listTriggers(this: IExecuteSingleFunctions, request: IHttpRequest
 	} catch (caught) {
 		const error = caught instanceof TurnCancelled ? cancelledError(this.getNode(), itemIndex) : asNodeError(this.getNode(), itemIndex, caught);
 		const { asTool, stopOnFailure } = answerMode(this);
-		if (asTool) return [toolAnswer(itemIndex, error, {})];
 		if (stopOnFailure) throw error;
-		return [errorItem(itemIndex, error, {})];
+		return [failedItem(itemIndex, error, { asTool, fields: {} })];
 	}
 }
 
