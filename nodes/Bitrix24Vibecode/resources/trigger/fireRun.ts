@@ -9,7 +9,8 @@ import { atMostOnce, fireKey, recall } from './ledger';
 import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
 import { canListTriggers, registeredTriggers, unknownTriggerError } from './triggerCodes';
 
-export const FIRE: { method: 'POST'; url: string } = { method: 'POST', url: '/v1/triggers/fire' };
+/** Where a fire goes. */
+const FIRE: { method: 'POST'; url: string } = { method: 'POST', url: '/v1/triggers/fire' };
 
 /** What became of one item: fired, or failed, and then whether it may have reached Bitrix24. */
 type Outcome = { fired: FireInput; error?: undefined } | { error: Error; fired?: undefined; mayHaveFired: boolean; notSent?: boolean };
