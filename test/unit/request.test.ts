@@ -226,14 +226,14 @@ describe('send: 429 Too Many Requests (refused before Bitrix24, safe to resend)'
 		const t = setup([rateLimited(), rateLimited(), rateLimited(), fired()]);
 		await t.run();
 		const at = t.times();
-		const gaps = at.slice(1).map((time, i) => time - at[i]);
-		expect(gaps).toHaveLength(3);
-		expect(gaps[0]).toBeGreaterThanOrEqual(999);
-		expect(gaps[0]).toBeLessThanOrEqual(1000);
-		expect(gaps[1]).toBeGreaterThanOrEqual(1999);
-		expect(gaps[1]).toBeLessThanOrEqual(2000);
-		expect(gaps[2]).toBeGreaterThanOrEqual(3999);
-		expect(gaps[2]).toBeLessThanOrEqual(4000);
+		const waited = at.slice(1).map((time, i) => time - at[i]);
+		expect(waited).toHaveLength(3);
+		expect(waited[0]).toBeGreaterThanOrEqual(999);
+		expect(waited[0]).toBeLessThanOrEqual(1000);
+		expect(waited[1]).toBeGreaterThanOrEqual(1999);
+		expect(waited[1]).toBeLessThanOrEqual(2000);
+		expect(waited[2]).toBeGreaterThanOrEqual(3999);
+		expect(waited[2]).toBeLessThanOrEqual(4000);
 	});
 
 	test('without Retry-After, unstubbed jitter: every wait is within its step', async () => {
