@@ -3,7 +3,8 @@
 
 // Headless end-to-end check: the built package installed in a real n8n (pinned in tools/n8n,
 // installed in .n8n-app/), each example workflow run with `n8n execute` against the local
-// Vibecode sandbox.
+// Vibecode sandbox. The AI Agent workflows' chat model is a scripted fake OpenAI
+// (scripts/lib/fake-openai.js) that calls the node as a tool.
 // Usage: npm run e2e   (KEEP_N8N_FOLDER=1 keeps the scratch n8n folder for a look afterwards)
 
 const assert = require('node:assert/strict');
@@ -11,6 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { API_KEY, startFakeOpenAi } = require('./lib/fake-openai');
 const local = require('./lib/n8n-local');
 
 const { DEFAULT_TRIGGERS } = require(path.join(local.ROOT, 'test', 'sandbox', 'server.js'));
@@ -27,12 +29,114 @@ const fired = (sandbox) =>
 
 const deal = (entityId) => ({ entityType: 'deal', entityId, triggerId: 'payment_received' });
 
+const fireRequests = (sandbox) => sandbox.requests.filter((r) => r.path === '/v1/triggers/fire');
+
+// The AI Agent workflows (test/e2e/ai-agent-*.json): n8n's AI Agent with this node as its only
+// tool, Entity ID filled by the model ($fromAI), and the scripted model, which asks the tool to
+// fire deal 5141 and then answers with the tool's result. Agent v3 runs a tool call as a node of
+// the workflow (the node's custom operation, the engine's Retry On Fail); Agent 2.2 calls the
+// tool inside the agent (the declarative engine, the agent's own retries). Their tool nodes have
+// Retry On Fail on (3 tries) where the fire fails: an answered failure must not make n8n call
+// the tool again.
+
+/** The scripted chat model, started in main(); SETUP and CHECKS read it as they read the sandbox. */
+let model;
+
+const REFUSED = {
+	kind: 'error',
+	status: 403,
+	body: { success: false, error: { code: 'SCOPE_DENIED', message: 'No CRM scope' } },
+	times: Infinity,
+	match: { path: '/v1/triggers/fire' },
+};
+// applied, then the answer is lost: the ambiguous write
+const LOST_ANSWER = { kind: 'json502', apply: true, times: Infinity, match: { path: '/v1/triggers/fire' } };
+
+/** The model calls the tool for deal 5141; every fire meets `fault`. */
+const agentSetup = (fault) => (sandbox) => {
+	model.reset({ toolArguments: { entityId: 5141 } });
+	if (fault) sandbox.injectFault(fault);
+};
+
+/**
+ * An AI Agent workflow's one tool call, checked on both sides (the tool node ran once, by the
+ * agent version's own path; the model offered the tool, got one result and had the last word);
+ * returns the one item the model heard back from the tool.
+ */
+function toolCallOf(run, agentVersion) {
+	const runs = run.data.resultData.runData['Fire Trigger'];
+	assert.equal(runs?.length, 1, 'the tool node ran once');
+	assert.equal(runs[0].error, undefined, 'the tool node did not fail');
+	const [[{ json: call }]] = runs[0].inputOverride.ai_tool;
+	assert.equal(call.entityId, 5141, "the tool got the model's entityId");
+	if (agentVersion === 3) {
+		assert.ok(call.toolCallId, 'v3: the engine ran the tool node, the call as its input item');
+	} else {
+		const [[{ json: toolOutput }]] = runs[0].data.ai_tool;
+		assert.ok(Array.isArray(toolOutput.response), '2.2: the agent called the tool itself (items wrapped in "response")');
+	}
+
+	const [ask, ...rest] = model.completions;
+	assert.equal(rest.length, 1, 'the model was asked twice: the tool call, then the final answer');
+	assert.equal(ask.headers.authorization, `Bearer ${API_KEY}`, 'with the imported OpenAI credential');
+	assert.deepEqual(ask.body.tools.map((t) => t.function.name), ['Fire_Trigger'], 'the agent offered the tool');
+	assert.deepEqual(Object.keys(ask.body.tools[0].function.parameters.properties), ['entityId'], 'whose argument is the $fromAI one');
+	const results = model.toolResults;
+	assert.equal(results.length, 1, 'one tool result reached the model');
+	const [{ text, json }] = results;
+	assert.ok(Array.isArray(json) && json.length === 1, `the tool result is one item: ${text}`);
+	const [[{ output }]] = outputsOf(run, 'AI Agent');
+	assert.equal(output, `The tool answered: ${text}`, "the agent finished with the model's final answer");
+	return json[0];
+}
+
+/** (a) The tool fires the deal; the model hears success. */
+const agentFires = (agentVersion) => (run, sandbox) => {
+	const answer = toolCallOf(run, agentVersion);
+	assert.deepEqual(answer, { success: true, ...deal(5141) }, 'the model heard the fire');
+	assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'personal' }], 'the record fired once');
+};
+
+/** (b), (c) A failed fire: the execution goes on, the model hears what failed; the fire was sent once. */
+function answeredFailure(run, sandbox, agentVersion, expected) {
+	const { failure, ...answer } = toolCallOf(run, agentVersion);
+	assert.deepEqual(answer, { success: false, fired: expected.fired, ...deal(5141) }, 'the model heard whether it fired');
+	const { message, code, httpCode } = failure ?? {};
+	assert.deepEqual({ message, code, httpCode }, expected.failure, 'and what went wrong');
+	assert.equal(fireRequests(sandbox).length, 1, 'the fire was sent once: the answer made nothing retry it');
+}
+
+/** (b) The fire is refused (403 SCOPE_DENIED): the model hears that nothing fired. */
+const agentRefused = (agentVersion) => (run, sandbox) => {
+	answeredFailure(run, sandbox, agentVersion, {
+		fired: 'no',
+		failure: { message: 'The API key may not use the CRM', code: 'SCOPE_DENIED', httpCode: 403 },
+	});
+	assert.equal(sandbox.fires.length, 0, 'nothing fired');
+};
+
+/** (c) The fire is applied, its answer lost (502): the model hears that it may have fired. */
+const agentMaybeFired = (agentVersion) => (run, sandbox) => {
+	answeredFailure(run, sandbox, agentVersion, {
+		fired: 'maybe',
+		failure: { message: 'The Bitrix24 portal did not answer', code: 'BITRIX_UNAVAILABLE', httpCode: 502 },
+	});
+	assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'personal' }], 'the record was applied once');
+};
+
 // By workflow id. An example without an entry here only has to finish without an error.
-// `setup` prepares the sandbox; a check that takes `error` expects the workflow to fail.
+// `setup` prepares the sandbox (and the scripted model); a check that takes `error` expects the
+// workflow to fail.
 const SETUP = {
 	vibeE2eRetryStp(sandbox) {
 		sandbox.injectFault({ kind: 'json502', apply: true, times: Infinity, match: { path: '/v1/triggers/fire', entityId: '5142' } });
 	},
+	vibeE2eAgent3Ok: agentSetup(),
+	vibeE2eAgent3No: agentSetup(REFUSED),
+	vibeE2eAgent3Mb: agentSetup(LOST_ANSWER),
+	vibeE2eAgent2Ok: agentSetup(),
+	vibeE2eAgent2No: agentSetup(REFUSED),
+	vibeE2eAgent2Mb: agentSetup(LOST_ANSWER),
 };
 
 const CHECKS = {
@@ -88,6 +192,12 @@ const CHECKS = {
 		assert.equal(outputsOf(run, 'Failed')[0].length, 1, 'one item reached "Failed"');
 		assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'personal' }], 'fires the sandbox recorded');
 	},
+	vibeE2eAgent3Ok: agentFires(3),
+	vibeE2eAgent3No: agentRefused(3),
+	vibeE2eAgent3Mb: agentMaybeFired(3),
+	vibeE2eAgent2Ok: agentFires(2.2),
+	vibeE2eAgent2No: agentRefused(2.2),
+	vibeE2eAgent2Mb: agentMaybeFired(2.2),
 };
 
 async function execute(id, env, expectsError) {
@@ -113,6 +223,7 @@ async function main() {
 
 	const userFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'vibecode-e2e-n8n-'));
 	const sandbox = await local.startSandbox(0);
+	model = await startFakeOpenAi();
 	const results = [];
 	try {
 		local.installPackage(userFolder);
@@ -121,9 +232,9 @@ async function main() {
 			N8N_PORT: String(await local.pickPort(0)),
 			N8N_RUNNERS_BROKER_PORT: String(await local.pickPort(0)),
 		});
-		console.log(`e2e: n8n folder ${userFolder}, sandbox ${sandbox.url}`);
+		console.log(`e2e: n8n folder ${userFolder}, sandbox ${sandbox.url}, scripted model ${model.url}`);
 		// the first n8n command also creates the database, which takes a few seconds
-		await local.importCredentials(sandbox, env);
+		await local.importCredentials(sandbox, env, [model.credential]);
 		const workflows = [
 			...(await local.importExamples(env)),
 			...(await local.importExamples(env, path.join(local.ROOT, 'test', 'e2e'))),
@@ -131,6 +242,7 @@ async function main() {
 
 		for (const workflow of workflows) {
 			sandbox.reset();
+			model.reset();
 			const t0 = Date.now();
 			try {
 				SETUP[workflow.id]?.(sandbox);
@@ -148,6 +260,7 @@ async function main() {
 		}
 	} finally {
 		await sandbox.close();
+		await model.close();
 		const failedAny = results.length === 0 || results.some((r) => !r.ok);
 		if (process.env.KEEP_N8N_FOLDER || failedAny) console.log(`e2e: kept ${userFolder}`);
 		else fs.rmSync(userFolder, { recursive: true, force: true });

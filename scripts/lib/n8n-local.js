@@ -197,10 +197,13 @@ function exampleFiles(dir = EXAMPLES_DIR) {
 		.map((f) => path.join(dir, f));
 }
 
-/** Writes the credentials with the sandbox's URL and keys (fixed ids: re-importing updates them). */
-async function importCredentials(sandbox, env) {
+/**
+ * Writes the credentials with the sandbox's URL and keys, and any `more` in the same shape (fixed
+ * ids: re-importing updates them).
+ */
+async function importCredentials(sandbox, env, more = []) {
 	const file = path.join(env.N8N_USER_FOLDER, 'sandbox-credentials.json');
-	fs.writeFileSync(file, JSON.stringify(sandboxCredentials(sandbox), null, 2));
+	fs.writeFileSync(file, JSON.stringify([...sandboxCredentials(sandbox), ...more], null, 2));
 	await n8n(['import:credentials', `--input=${file}`], { env });
 }
 
