@@ -25,13 +25,13 @@ const fireParameters = (options) => ({
 
 const ids = (n, from = 1) => Array.from({ length: n }, (_, i) => ({ id: from + i }));
 
-async function fireAll(baseUrl, apiKey, n, options, from = 1) {
+async function fireAll(baseUrl, apiKey, n, options, from = 1, sessionToken = undefined) {
 	const started = performance.now();
 	const result = await runWorkflow({
 		parameters: fireParameters(options),
 		items: ids(n, from),
 		onError: 'continueErrorOutput',
-		credentials: { apiKey, baseUrl },
+		credentials: { apiKey, baseUrl, ...(sessionToken && { sessionToken }) },
 	});
 	const seconds = (performance.now() - started) / 1000;
 	if (result.main.length + result.errors.length !== n) throw new Error('items were lost by the engine');
@@ -246,6 +246,32 @@ async function memory(sizes) {
 	return rows;
 }
 
+/**
+ * Row 5: what a run costs in requests at steady state (the trigger list remembered), with an
+ * application key and default options, counted by the sandbox.
+ * @returns {Promise<Array<{ label: string, items: number, requests: number, fires: number }>>}
+ */
+async function requestsPerRun() {
+	const sandbox = await startSandbox({ rateLimit: false });
+	const { app: apiKey, session: sessionToken } = sandbox.keys;
+	const rows = [];
+	const measure = async (label, n, options) => {
+		sandbox.reset();
+		await fireAll(sandbox.url, apiKey, n, { requestsPerMinute: 1e6, maxConcurrent: 20, ...options }, 5001, sessionToken);
+		const fires = sandbox.requests.filter((r) => r.path === '/v1/triggers/fire').length;
+		rows.push({ label, items: n, requests: sandbox.requests.length, fires });
+	};
+	try {
+		await measure('first run of the credential (reads the trigger list)', 1, {});
+		await measure('one item, default checks', 1, {});
+		await measure('one item, record check off', 1, { checkRecords: false });
+		await measure('120 deals, default checks', 120, {});
+	} finally {
+		await sandbox.close();
+	}
+	return rows;
+}
+
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
@@ -294,6 +320,14 @@ async function main(argv) {
 	console.log('| items | succeeded | wall time | RSS before | peak RSS |');
 	console.log('| ---: | ---: | ---: | ---: | ---: |');
 	for (const r of mem) console.log(`| ${r.n} | ${r.ok} | ${s(r.seconds)} | ${mb(r.before)} | ${mb(r.peak)} |`);
+
+	const costs = await requestsPerRun();
+	console.log('\n5. Requests per run, application key, default options unless said\n');
+	console.log('| run | items | requests | of them fires | extra requests per fire |');
+	console.log('| --- | ---: | ---: | ---: | ---: |');
+	for (const r of costs) {
+		console.log(`| ${r.label} | ${r.items} | ${r.requests} | ${r.fires} | ${((r.requests - r.fires) / r.fires).toFixed(3)} |`);
+	}
 }
 
 module.exports = { main, worker };

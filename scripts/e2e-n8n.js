@@ -131,6 +131,10 @@ const SETUP = {
 	vibeE2eRetryStp(sandbox) {
 		sandbox.injectFault({ kind: 'json502', apply: true, times: Infinity, match: { path: '/v1/triggers/fire', entityId: '5142' } });
 	},
+	// A deal deleted long ago, as Bitrix24 has it: a fire for it would be accepted and run nothing.
+	vibeE2eMissRec1(sandbox) {
+		sandbox.removeRecord('deal', 99999);
+	},
 	vibeE2eAgent3Ok: agentSetup(),
 	vibeE2eAgent3No: agentSetup(REFUSED),
 	vibeE2eAgent3Mb: agentSetup(LOST_ANSWER),
@@ -192,6 +196,17 @@ const CHECKS = {
 		assert.equal(outputsOf(run, 'Failed')[0].length, 1, 'one item reached "Failed"');
 		assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'personal' }], 'fires the sandbox recorded');
 	},
+	// The record check (on by default): one search for the four deals, the missing one fails unsent.
+	vibeE2eMissRec1(run, sandbox) {
+		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
+		assert.deepEqual(success, [5141, 5142, 5143].map((id) => ({ success: true, ...deal(id) })), 'the existing deals fire');
+		assert.equal(errors.length, 1, 'the missing deal on the error output');
+		assert.equal(errors[0].error.message, 'Deal 99999 does not exist in Bitrix24 (item 2)', 'naming the record and the item');
+		assert.equal(errors[0].error.code, 'RECORD_NOT_FOUND', 'with its code');
+		assert.deepEqual(fired(sandbox), [5141, 5142, 5143].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'each existing deal fired once');
+		assert.deepEqual(fireRequests(sandbox).map((r) => r.body.entityId), [5141, 5142, 5143], '99999 was never sent');
+		assert.equal(sandbox.requests.filter((r) => r.path === '/v1/deals/search').length, 1, 'one search for the four deals');
+	},
 	vibeE2eAgent3Ok: agentFires(3),
 	vibeE2eAgent3No: agentRefused(3),
 	vibeE2eAgent3Mb: agentMaybeFired(3),
@@ -242,6 +257,7 @@ async function main() {
 
 		for (const workflow of workflows) {
 			sandbox.reset();
+			sandbox.restoreRecords();
 			model.reset();
 			const t0 = Date.now();
 			try {

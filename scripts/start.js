@@ -28,14 +28,30 @@ async function importExamplesIfChanged(env) {
 	fs.writeFileSync(stampFile, stamp);
 }
 
-/** Tells about each fire the sandbox records, so clicking "Execute workflow" shows up here too. */
+/**
+ * Tells about each fire the sandbox records, so clicking "Execute workflow" shows up here too,
+ * and about each fire it ignored because the record does not exist (answered success all the same).
+ */
 function reportFires(sandbox) {
-	let seen = 0;
+	let seenFired = 0;
+	let seenIgnored = 0;
 	return setInterval(() => {
-		for (const f of sandbox.fires.slice(seen)) {
-			console.log(`sandbox: fired "${f.triggerId}" for ${f.entityType} ${f.entityId} (${f.apiKeyId} key)`);
-		}
-		seen = sandbox.fires.length;
+		// after a reset through the control API the lists start again
+		if (sandbox.fires.length < seenFired) seenFired = 0;
+		if (sandbox.ignoredFires.length < seenIgnored) seenIgnored = 0;
+		const fired = sandbox.fires.slice(seenFired).map((f) => ({
+			at: f.at,
+			line: `sandbox: fired "${f.triggerId}" for ${f.entityType} ${f.entityId} (${f.apiKeyId} key)`,
+		}));
+		const ignored = sandbox.ignoredFires.slice(seenIgnored).map((f) => ({
+			at: f.at,
+			line:
+				`sandbox: "${f.triggerId}" for ${f.entityType} ${f.entityId} (${f.apiKeyId} key): no ${f.entityType} ` +
+				`${f.entityId} exists, nothing ran (answered success, as Bitrix24 does)`,
+		}));
+		for (const { line } of [...fired, ...ignored].sort((a, b) => a.at - b.at)) console.log(line);
+		seenFired = sandbox.fires.length;
+		seenIgnored = sandbox.ignoredFires.length;
 	}, 500);
 }
 

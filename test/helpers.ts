@@ -14,8 +14,12 @@ export const PERSONAL_KEY = 'vibe_api_DUMMYSECRET_personal_0123456789';
 export const APP_KEY = 'vibe_app_DUMMYSECRET_app_0123456789';
 export const SESSION = 'vibe_session_DUMMYSECRET_user_0123456789';
 
-/** Fast enough for tests; pacing itself is tested with the defaults elsewhere. */
-export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20 };
+/**
+ * Fast enough for tests; pacing itself is tested with the defaults elsewhere. The record check
+ * has its own suite (recordCheck.test.ts); elsewhere it is off, so that each suite sends and
+ * counts only the requests of what it tests, as before the check existed.
+ */
+export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20, checkRecords: false };
 
 export function fireParameters(overrides: IDataObject = {}): INodeParameters {
 	const { entityType = 'deal', entityId = '={{ $json.id }}', mode = 'id', trigger = 'payment_received', triggerMode = 'code', options = FAST } =

@@ -34,7 +34,7 @@ describe('Fire Trigger with an application key checks the trigger codes', () => 
 		expect(result.errors.map(errorMessage)).toEqual(['Unknown Trigger "paymnt_received" in item 1']);
 		const error = details(result.errors[0]);
 		expect(error.description).toMatch(/closest first: payment_received \(Payment received\), /);
-		expect(error.description).toMatch(/turn off the option "Check Trigger Codes"/);
+		expect(error.description).toMatch(/so it was not sent: Bitrix24 refuses a code the application did not register/);
 		expect(error).toMatchObject({ entityType: 'deal', entityId: 2, triggerId: 'paymnt_received' });
 		expect(result.errors[0].pairedItem).toEqual({ item: 1 });
 		expect(result.main.map((item) => item.json.triggerId)).toEqual(['payment_received', 'delivery_confirmed']);
@@ -62,17 +62,19 @@ describe('Fire Trigger with an application key checks the trigger codes', () => 
 		expect(listRequests(box.sandbox)).toHaveLength(1);
 	});
 
-	test('the check turned off sends the unknown code and asks for no list', async () => {
+	test('the check turned off sends the unknown code and asks for no list; Bitrix24 refuses it', async () => {
 		const result = await fireAt(box.sandbox, threeItems, {
 			...fromItem,
 			apiKey: appKey(),
 			sessionToken: SEEDED.session,
 			options: { ...FAST, checkTriggerCodes: '={{ "false" }}' },
+			onError: 'continueErrorOutput',
 		});
 
-		expect(result.error).toBeUndefined();
 		expect(sentCodes(box.sandbox)).toEqual(['payment_received', 'paymnt_received', 'delivery_confirmed']);
 		expect(listRequests(box.sandbox)).toHaveLength(0);
+		expect(result.errors.map(errorMessage)).toEqual(['The trigger code is not registered for this application']);
+		expect(result.main).toHaveLength(2);
 	});
 
 	test('a personal key makes no list request and sends every code', async () => {
@@ -96,12 +98,18 @@ describe('Fire Trigger with an application key checks the trigger codes', () => 
 		['malformed JSON', { kind: 'malformed' as const }],
 	])('a failing trigger list (%s) does not block the fires: they go unchecked', async (_, fault) => {
 		box.sandbox.injectFault({ ...fault, times: Infinity, match: { path: '/v1/triggers' } });
-		const result = await fireAt(box.sandbox, threeItems, { ...fromItem, apiKey: appKey(), sessionToken: SEEDED.session });
+		const result = await fireAt(box.sandbox, threeItems, {
+			...fromItem,
+			apiKey: appKey(),
+			sessionToken: SEEDED.session,
+			onError: 'continueErrorOutput',
+		});
 
-		expect(result.error).toBeUndefined();
 		expect(listRequests(box.sandbox).map((r) => r.fault)).toContain(fault.kind);
 		expect(sentCodes(box.sandbox)).toEqual(['payment_received', 'paymnt_received', 'delivery_confirmed']);
-		expect(result.main).toHaveLength(3);
+		// Unchecked, the mistyped code reached Bitrix24, which refused it.
+		expect(result.main).toHaveLength(2);
+		expect(result.errors.map(errorMessage)).toEqual(['The trigger code is not registered for this application']);
 	});
 
 	test('an application with no triggers: every code is unknown, and the error says so', async () => {
@@ -153,8 +161,8 @@ describe.each(TOOL_PATHS)('As an AI tool (%s path)', (path) => {
 		]);
 		expect(results[1].items).toEqual([{ success: true, entityType: 'deal', entityId: 6, triggerId: 'delivery_confirmed' }]);
 		expect(sentCodes(box.sandbox)).toEqual(['delivery_confirmed']);
-		// One trigger list per tool call.
-		expect(listRequests(box.sandbox)).toHaveLength(2);
+		// The first call reads the list; the second finds it remembered for the credential.
+		expect(listRequests(box.sandbox)).toHaveLength(1);
 	});
 });
 

@@ -49,7 +49,8 @@ async function main() {
     + `  personal key ${SEEDED.personal} | app key ${SEEDED.app} + Bearer ${SEEDED.session}\n`
     + `  expired key ${SEEDED.expired} | expired session ${SEEDED.expiredSession} | management ${SEEDED.management}`
     + ` | no crm scope ${SEEDED.noScope} | read-only ${SEEDED.readOnly}\n`
-    + `  control API: ${sandbox.url}/__sandbox/{fires,requests,reset,faults,random-faults,rate-limit,latency,triggers}\n`,
+    + `  control API: ${sandbox.url}/__sandbox/{fires,ignored-fires,requests,reset,faults,random-faults,rate-limit,latency,`
+    + 'triggers,records,missing-records,restore-records,unregistered-code,keys,sessions}\n',
   );
 
   let stopping = false;

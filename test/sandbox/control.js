@@ -33,6 +33,7 @@ function readJson(req) {
 
 const routes = {
   'GET /__sandbox/fires': (sb) => sb.fires,
+  'GET /__sandbox/ignored-fires': (sb) => sb.ignoredFires,
   'GET /__sandbox/requests': (sb) => sb.requests,
   'GET /__sandbox/faults': (sb) => sb.pendingFaults,
   'POST /__sandbox/reset': (sb) => {
@@ -59,6 +60,20 @@ const routes = {
   },
   'POST /__sandbox/records': (sb, body) => {
     sb.setRecords(body && body.entityType, body && body.records);
+    return true;
+  },
+  'GET /__sandbox/missing-records': (sb) => sb.missingRecords,
+  // One { entityType, id } or an array of them.
+  'POST /__sandbox/missing-records': (sb, body) => {
+    for (const r of Array.isArray(body) ? body : [body]) sb.removeRecord(r && r.entityType, r && r.id);
+    return sb.missingRecords;
+  },
+  'POST /__sandbox/restore-records': (sb) => {
+    sb.restoreRecords();
+    return true;
+  },
+  'POST /__sandbox/unregistered-code': (sb, body) => {
+    sb.setUnregisteredCode(body);
     return true;
   },
   'POST /__sandbox/keys': (sb, body) => {

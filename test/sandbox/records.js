@@ -1,7 +1,8 @@
 'use strict';
 
-// CRM records behind POST /v1/{deals|leads|contacts|companies|quotes|invoices}/search:
-// seeded data, the `$contains` / equality filter, order, limit/offset and the meta block.
+// CRM records behind POST /v1/{deals|leads|contacts|companies|quotes|invoices}/search and the
+// fires: which records exist, seeded data, the filter (equality and `$op`s; `id` equality and
+// `$in` find any existing record), order, limit/offset and the meta block.
 
 const { fail } = require('./auth');
 
@@ -18,6 +19,56 @@ const PLURALS = Object.freeze({
 const MAX_LIMIT = 5000;
 const DEFAULT_LIMIT = 50;
 const OPERATORS = ['$contains', '$gt', '$gte', '$lt', '$lte', '$ne', '$in'];
+/** What an existing record nobody seeded has, when `select` asks for it. */
+const UNSEEDED_FIELDS = Object.freeze({
+  deal: { title: '' },
+  lead: { title: '' },
+  contact: { name: '', lastName: '' },
+  company: { title: '' },
+  quote: { title: '' },
+  invoice: { title: '' },
+});
+const ENTITY_TYPE_LIST = Object.values(PLURALS);
+
+/** A positive whole ID as a number (5141 or '5141'), else null. */
+function recordId(value) {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : null;
+  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return recordId(Number(value));
+  return null;
+}
+
+/**
+ * Which CRM records exist: every positive whole ID of every entity type, except the removed ones.
+ * Independent of the seeded search data (a removed seeded record is hidden from searches).
+ */
+class RecordBook {
+  #removed = new Map(ENTITY_TYPE_LIST.map((t) => [t, new Set()]));
+
+  static check(entityType, id) {
+    if (!ENTITY_TYPE_LIST.includes(entityType)) throw new TypeError(`unknown entity type ${entityType}`);
+    const n = recordId(id);
+    if (n === null) throw new TypeError(`record id must be a positive whole number, got ${JSON.stringify(id)}`);
+    return n;
+  }
+
+  remove(entityType, id) {
+    this.#removed.get(entityType).add(RecordBook.check(entityType, id));
+  }
+
+  restore() {
+    for (const set of this.#removed.values()) set.clear();
+  }
+
+  has(entityType, id) {
+    const n = recordId(id);
+    return n !== null && ENTITY_TYPE_LIST.includes(entityType) && !this.#removed.get(entityType).has(n);
+  }
+
+  /** The removed records, by type then ID. */
+  list() {
+    return [...this.#removed].flatMap(([entityType, ids]) => [...ids].sort((a, b) => a - b).map((id) => ({ entityType, id })));
+  }
+}
 
 /** 150 deals (5001–5150, three pages of 50), a few named ones among them, one without a title. */
 function seedDeals() {
@@ -67,10 +118,12 @@ function seedRecords() {
 }
 
 function copyRecords(entityType, list) {
-  if (!Object.values(PLURALS).includes(entityType)) throw new TypeError(`unknown entity type ${entityType}`);
+  if (!ENTITY_TYPE_LIST.includes(entityType)) throw new TypeError(`unknown entity type ${entityType}`);
   if (!Array.isArray(list)) throw new TypeError('records must be an array of objects with a numeric id');
   return list.map((r) => {
-    if (!r || typeof r !== 'object' || !Number.isSafeInteger(r.id)) throw new TypeError('each record needs a numeric id');
+    if (!r || typeof r !== 'object' || typeof r.id !== 'number' || recordId(r.id) === null) {
+      throw new TypeError('each record needs a positive whole numeric id');
+    }
     return { ...r };
   });
 }
@@ -113,6 +166,21 @@ function badOperator(filter) {
   return undefined;
 }
 
+/**
+ * The IDs an `id` condition names — `{ id: 5 }` or `{ id: { $in: [1, 2] } }` — as positive whole
+ * numbers without repeats; null when it names none (no `id` condition, or only ranges and `$ne`),
+ * and the search then runs over the seeded records only.
+ */
+function pinnedIds(condition) {
+  if (condition === undefined) return null;
+  let named;
+  if (condition === null || typeof condition !== 'object') named = [condition];
+  else if (Array.isArray(condition)) named = [];
+  else if ('$in' in condition) named = Array.isArray(condition.$in) ? condition.$in : [];
+  else return null;
+  return [...new Set(named.map(recordId).filter((id) => id !== null))];
+}
+
 function compare(a, b, field) {
   const x = a[field];
   const y = b[field];
@@ -121,10 +189,13 @@ function compare(a, b, field) {
 }
 
 /**
- * Answers a search body { filter, select, order, limit, offset }. Like the real gateway,
+ * Answers a search body { filter, select, order, limit, offset } for one entity type. Records that
+ * do not exist (`exists(id)` false) are never found. An `id` equality or `$in` finds every existing
+ * record among the IDs it names: a seeded one with its data, another as `{ id }` (plus '' for the
+ * title fields `select` asks for); the other conditions then apply to them. Like the real gateway,
  * unknown body fields are ignored and `meta.hasMore` is wrongly true on the exact last page.
  */
-function searchRecords(records, body) {
+function searchRecords(entityType, records, body, exists = () => true) {
   if (body.tooLarge) return fail(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB');
   if (body.jsonError) {
     return fail(400, 'INVALID_JSON', 'Request body is not valid JSON', 'Send a JSON object with Content-Type: application/json.');
@@ -141,7 +212,28 @@ function searchRecords(records, body) {
   if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) {
     return fail(400, 'INVALID_PARAMS', 'limit must be a positive integer and offset a non-negative integer');
   }
-  const found = records.filter((r) => Object.entries(filter).every(([field, c]) => matches(r, field, c)));
+  const pinned = pinnedIds(filter.id);
+  const unseeded = new Set();
+  let pool;
+  if (pinned) {
+    const seeded = new Map(records.map((r) => [r.id, r]));
+    pool = pinned.filter(exists).map((id) => {
+      if (seeded.has(id)) return seeded.get(id);
+      const r = { id };
+      unseeded.add(r);
+      return r;
+    });
+  } else {
+    pool = records.filter((r) => exists(r.id));
+  }
+  // The pool already holds exactly the IDs named ('5141' or '05' included); what else the id condition says still applies.
+  const conditions = Object.entries(filter).flatMap(([field, c]) => {
+    if (!pinned || field !== 'id') return [[field, c]];
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return [];
+    const { $in: _named, ...rest } = c;
+    return [[field, rest]];
+  });
+  const found = pool.filter((r) => conditions.every(([field, c]) => matches(r, field, c)));
   const order = obj.order && typeof obj.order === 'object' ? Object.entries(obj.order) : [['id', 'asc']];
   found.sort((a, b) => {
     for (const [field, direction] of order) {
@@ -153,7 +245,12 @@ function searchRecords(records, body) {
   const take = Math.min(limit, MAX_LIMIT);
   const page = found.slice(offset, offset + take);
   const select = Array.isArray(obj.select) ? obj.select : typeof obj.select === 'string' ? obj.select.split(',') : null;
-  const data = page.map((r) => (select ? Object.fromEntries(select.map((f) => [f.trim(), r[f.trim()]])) : { ...r }));
+  const project = (r) => {
+    if (!select) return { ...r };
+    const from = unseeded.has(r) ? { ...UNSEEDED_FIELDS[entityType], ...r } : r;
+    return Object.fromEntries(select.map((f) => [f.trim(), from[f.trim()]]));
+  };
+  const data = page.map(project);
   const end = offset + page.length;
   // Like the real API, a full last page still says hasMore (it judges by the page being full):
   // clients must go by total.
@@ -161,4 +258,4 @@ function searchRecords(records, body) {
   return { status: 200, body: { success: true, data, meta: { total: found.length, hasMore } } };
 }
 
-module.exports = { PLURALS, seedRecords, copyRecords, searchRecords };
+module.exports = { PLURALS, RecordBook, recordId, seedRecords, copyRecords, searchRecords };

@@ -21,6 +21,8 @@ export declare const SEEDED: Readonly<{
 
 export declare const DEFAULT_TRIGGERS: ReadonlyArray<Readonly<Trigger>>;
 export declare const ENTITY_TYPES: ReadonlyArray<EntityType>;
+/** { status: 422, code: 'BITRIX_ERROR' }: the default answer to an application firing a code it did not register. */
+export declare const DEFAULT_UNREGISTERED: Readonly<Required<UnregisteredCodeConfig>>;
 
 export type EntityType = 'deal' | 'lead' | 'contact' | 'company' | 'quote' | 'invoice';
 
@@ -33,6 +35,26 @@ export interface Trigger {
 export interface CrmRecord {
   id: number;
   [field: string]: unknown;
+}
+
+/** A CRM record by type and ID. */
+export interface RecordRef {
+  entityType: EntityType;
+  /** A positive whole number, or a string of digits. */
+  id: number | string;
+}
+
+/**
+ * How the sandbox refuses a fire of a trigger code the calling application did not register (its
+ * `triggers`): `{ success: false, error: { code, message: 'Trigger with code X is not registered.' } }`
+ * with this HTTP status. How Vibecode wraps Bitrix24's refusal is not documented. Missing fields keep
+ * the default { status: 422, code: 'BITRIX_ERROR' }.
+ */
+export interface UnregisteredCodeConfig {
+  /** An HTTP error status, 400–599. Default 422. */
+  status?: number;
+  /** Default 'BITRIX_ERROR'. */
+  code?: string;
 }
 
 export interface RateLimitConfig {
@@ -71,8 +93,18 @@ export interface SandboxOptions {
   rateLimit?: RateLimitConfig | false;
   /** Added before every /v1 answer. Default 0. */
   latencyMs?: number;
-  /** What GET /v1/triggers returns. Default DEFAULT_TRIGGERS. */
+  /**
+   * What GET /v1/triggers returns, and the codes an application key (vibe_app_) may fire.
+   * Default DEFAULT_TRIGGERS.
+   */
   triggers?: Trigger[];
+  /**
+   * Records that do not exist from the start, as with removeRecord(). By default every positive
+   * whole ID of every entity type exists. Throws (startSandbox rejects) on an invalid entry.
+   */
+  missingRecords?: RecordRef[];
+  /** How a fire of an unregistered code by an application is refused. Default { status: 422, code: 'BITRIX_ERROR' }. */
+  unregisteredCode?: UnregisteredCodeConfig;
   /** Extra keys, by key string. */
   keys?: Record<string, KeySpec>;
   /** Keep every /v1 request in `requests`. Default true; turn off for very long runs. */
@@ -155,6 +187,11 @@ export interface Fire {
   at: number;
 }
 
+/** A fire answered `{ success: true, data: true }` (as Bitrix24 does) for a record that does not exist: nothing ran. */
+export interface IgnoredFire extends Fire {
+  reason: 'no such record';
+}
+
 export interface RequestLogEntry {
   /** Also sent back as the X-Request-Id header. */
   id: number;
@@ -179,7 +216,7 @@ export interface RequestLogEntry {
   fault: FaultKind | null;
   /** The fault had `apply` and the fire was recorded before it. */
   applied: boolean;
-  /** This request recorded an entry in `fires`. */
+  /** This request recorded an entry in `fires` (false for a fire that went to `ignoredFires`). */
   fired: boolean;
 }
 
@@ -189,15 +226,25 @@ export interface Sandbox {
   readonly port: number;
   /** Same as SEEDED. */
   readonly keys: typeof SEEDED;
-  /** Accepted fires, in order. Cleared in place by reset(). */
+  /** Accepted fires of existing records, in order. Cleared in place by reset(). */
   readonly fires: Fire[];
+  /**
+   * Fires answered like a success but not applied because the record does not exist, in order.
+   * Their requests are in `requests` (status 200, fired false). Cleared in place by reset().
+   */
+  readonly ignoredFires: IgnoredFire[];
+  /** The records removed with removeRecord() or the missingRecords option, by type then ID. */
+  readonly missingRecords: Array<{ entityType: EntityType; id: number }>;
   /** Every /v1 (non-control) request, in arrival order. Cleared in place by reset(). */
   readonly requests: RequestLogEntry[];
   /** Queued faults not used up yet. */
   readonly pendingFaults: PendingFault[];
   /** Stops listening, ends hung requests, destroys every socket. Idempotent. */
   close(): Promise<void>;
-  /** Clears fires, requests, queued and random faults and rate-limit windows (not keys, triggers, latency or limits). */
+  /**
+   * Clears fires, ignoredFires, requests, queued and random faults and rate-limit windows (not keys,
+   * triggers, records, removed records, the unregistered-code answer, latency or limits).
+   */
   reset(): void;
   /** Throws TypeError on an invalid fault. */
   injectFault(fault: Fault): PendingFault;
@@ -205,12 +252,26 @@ export interface Sandbox {
   /** Also clears all rate-limit windows. */
   setRateLimit(config: RateLimitConfig | false): void;
   setLatency(ms: number): void;
+  /** What GET /v1/triggers returns, and the codes an application key may fire. */
   setTriggers(list: Trigger[]): void;
   /**
    * Replaces what POST /v1/{plural}/search finds for one entity type (seeded: 150 deals 5001–5150,
    * a few leads, contacts with name/lastName, companies, quotes, invoices). Not undone by reset().
+   * Each record needs a positive whole numeric id. Which records exist is separate: see removeRecord().
    */
   setRecords(entityType: EntityType, records: CrmRecord[]): void;
+  /**
+   * The record stops existing: a fire for it is answered `{ success: true, data: true }` but goes to
+   * `ignoredFires`, not `fires`; searches do not find it (seeded or not). Kept by reset(); undone by
+   * restoreRecords(). Throws TypeError for an unknown type or an ID that is not a positive whole number.
+   */
+  removeRecord(entityType: EntityType, id: number | string): void;
+  /** Every removed record exists again. */
+  restoreRecords(): void;
+  /** Whether a record exists: its ID is a positive whole number (or a string of digits) and it was not removed. */
+  recordExists(entityType: string, id: unknown): boolean;
+  /** Throws TypeError on an invalid config. Kept by reset(). */
+  setUnregisteredCode(config: UnregisteredCodeConfig): void;
   addKey(key: string, spec?: KeySpec): { id: string; type: 'personal' | 'app' | 'management' };
   /** Adds a session token usable with app keys. */
   addSession(token: string, spec?: SessionSpec): void;

@@ -13,16 +13,28 @@ const {
 } = require('./auth');
 const { handleControl } = require('./control');
 const { DEFAULT_TRIGGERS, ENTITY_TYPES, copyTriggers, validateFire } = require('./triggers');
-const { PLURALS, seedRecords, copyRecords, searchRecords } = require('./records');
+const { PLURALS, RecordBook, seedRecords, copyRecords, searchRecords } = require('./records');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_BODY_BYTES = 1024 * 1024;
+/** How the gateway answers a fire of a code the calling application did not register (undocumented). */
+const DEFAULT_UNREGISTERED = Object.freeze({ status: 422, code: 'BITRIX_ERROR' });
 const ROUTES = {
   '/v1/me': { GET: 'me' },
   '/v1/triggers': { GET: 'list' },
   '/v1/triggers/fire': { POST: 'fire' },
   ...Object.fromEntries(Object.keys(PLURALS).map((plural) => [`/v1/${plural}/search`, { POST: 'search' }])),
 };
+
+function normalizeUnregistered(config) {
+  if (!config || typeof config !== 'object') throw new TypeError('unregisteredCode must be an object { status, code }');
+  const out = { ...DEFAULT_UNREGISTERED, ...config };
+  if (!(Number.isInteger(out.status) && out.status >= 400 && out.status <= 599)) {
+    throw new TypeError('unregisteredCode.status must be an HTTP error status (400-599)');
+  }
+  if (typeof out.code !== 'string' || out.code === '') throw new TypeError('unregisteredCode.code must be a non-empty string');
+  return { status: out.status, code: out.code };
+}
 
 function redactHeaders(headers) {
   const out = { ...headers };
@@ -42,18 +54,23 @@ class Sandbox {
   #latencyMs;
   #triggers;
   #records = seedRecords();
+  #book = new RecordBook();
+  #unregistered = DEFAULT_UNREGISTERED;
   #keys = seededKeys();
   #sessions = seededSessions();
   #recordRequests;
 
   constructor(options) {
     this.fires = [];
+    this.ignoredFires = [];
     this.requests = [];
     this.keys = SEEDED;
     this.#limiter = new RateLimiter(options.rateLimit === undefined ? { limit: 300, windowMs: 60000 } : options.rateLimit);
     this.setLatency(options.latencyMs || 0);
     this.#triggers = copyTriggers(options.triggers || DEFAULT_TRIGGERS);
     this.#recordRequests = options.recordRequests !== false;
+    for (const r of options.missingRecords || []) this.removeRecord(r.entityType, r.id);
+    if (options.unregisteredCode !== undefined) this.setUnregisteredCode(options.unregisteredCode);
     for (const [key, spec] of Object.entries(options.keys || {})) this.addKey(key, spec);
     this.#server = http.createServer({ noDelay: true }, (req, res) => this.#onRequest(req, res));
     // Longer than client pools' idle timeouts (undici: 4 s), so clients close idle sockets first.
@@ -94,6 +111,7 @@ class Sandbox {
 
   reset() {
     this.fires.length = 0;
+    this.ignoredFires.length = 0;
     this.requests.length = 0;
     this.#faults.clear();
     this.#random = null;
@@ -129,6 +147,31 @@ class Sandbox {
   /** Replaces the records POST /v1/{plural}/search finds for one entity type. */
   setRecords(entityType, list) {
     this.#records[entityType] = copyRecords(entityType, list);
+  }
+
+  /** The record stops existing: fires for it are ignored, searches do not find it. Not undone by reset(). */
+  removeRecord(entityType, id) {
+    this.#book.remove(entityType, id);
+  }
+
+  /** Every removed record exists again. */
+  restoreRecords() {
+    this.#book.restore();
+  }
+
+  /** Whether a fire for this record would run: every positive whole ID exists unless removed. */
+  recordExists(entityType, id) {
+    return this.#book.has(entityType, id);
+  }
+
+  /** The removed records, as { entityType, id }. */
+  get missingRecords() {
+    return this.#book.list();
+  }
+
+  /** How a fire of an unregistered code with an application key is refused. Default { status: 422, code: 'BITRIX_ERROR' }. */
+  setUnregisteredCode(config) {
+    this.#unregistered = normalizeUnregistered(config);
   }
 
   addKey(key, spec) {
@@ -221,7 +264,7 @@ class Sandbox {
       const deniedRead = authorizeCrm(key, false);
       if (deniedRead) return deniedRead;
       const entityType = PLURALS[entry.path.split('/')[2]];
-      return searchRecords(this.#records[entityType], body);
+      return searchRecords(entityType, this.#records[entityType], body, (id) => this.#book.has(entityType, id));
     }
     const denied = authorizeTriggers(key, method);
     if (denied) return denied;
@@ -234,8 +277,21 @@ class Sandbox {
     }
     const checked = validateFire(body);
     if (!checked.fire) return checked;
-    // Like the real API: no check of triggerId against the list, data:true even if no robot listens.
-    this.fires.push({ ...checked.fire, apiKeyId: key.id, at: Date.now() });
+    const { fire } = checked;
+    // Bitrix24 checks the code against the calling application's own triggers; a personal key
+    // is not an application, and its fires are not checked (as Vibecode's examples show).
+    if (key.type === 'app' && !this.#triggers.some((t) => t.CODE === String(fire.triggerId))) {
+      const { status, code } = this.#unregistered;
+      return { status, body: envelope(code, `Trigger with code ${fire.triggerId} is not registered.`) };
+    }
+    const record = { ...fire, apiKeyId: key.id, at: Date.now() };
+    // Like crm.automation.trigger.execute: data:true even when no record has that ID (nothing runs)
+    // or no robot listens.
+    if (!this.#book.has(fire.entityType, fire.entityId)) {
+      this.ignoredFires.push({ ...record, reason: 'no such record' });
+      return { status: 200, body: { success: true, data: true } };
+    }
+    this.fires.push(record);
     entry.fired = true;
     return { status: 200, body: { success: true, data: true }, fired: true };
   }
@@ -329,4 +385,4 @@ async function startSandbox(options = {}) {
   return sandbox;
 }
 
-module.exports = { startSandbox, SEEDED, DEFAULT_TRIGGERS, ENTITY_TYPES };
+module.exports = { startSandbox, SEEDED, DEFAULT_TRIGGERS, ENTITY_TYPES, DEFAULT_UNREGISTERED };

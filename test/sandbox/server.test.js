@@ -240,10 +240,13 @@ describe('endpoints', () => {
     const a = await fire(sb());
     expect(a.status).toBe(200);
     expect(a.json).toEqual({ success: true, data: true });
-    await fire(sb(), { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens' }, APP);
+    // A personal key's codes are not checked against the list; an application's registered code is accepted.
+    await fire(sb(), { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens' });
+    await fire(sb(), { entityType: 'contact', entityId: 12, triggerId: 'delivery_confirmed' }, APP);
     expect(sb().fires).toEqual([
       { ...FIRE, apiKeyId: 'personal', at: expect.any(Number) },
-      { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens', apiKeyId: 'app', at: expect.any(Number) },
+      { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens', apiKeyId: 'personal', at: expect.any(Number) },
+      { entityType: 'contact', entityId: 12, triggerId: 'delivery_confirmed', apiKeyId: 'app', at: expect.any(Number) },
     ]);
     expect(sb().fires[0].at).toBeGreaterThanOrEqual(before);
     expect(JSON.stringify(sb().fires)).not.toContain('vibe_');
@@ -310,7 +313,7 @@ describe('endpoints', () => {
     let next = 0;
     const worker = async () => {
       while (next < total) {
-        const id = next++;
+        const id = ++next;
         const a = await fire(sb(), { ...FIRE, entityId: id });
         expect(a.status).toBe(200);
       }
@@ -392,6 +395,254 @@ describe('CRM record search (POST /v1/{plural}/search)', () => {
     sb().setRecords('lead', [{ id: 1, title: 'Only lead' }]);
     expect((await search('leads', {})).json.data).toEqual([{ id: 1, title: 'Only lead' }]);
     expect(() => sb().setRecords('lead', [{ title: 'no id' }])).toThrow(TypeError);
+  });
+});
+
+describe('records that do not exist', () => {
+  const sb = withSandbox();
+  afterEach(() => sb().restoreRecords());
+  const IGNORED = { ...FIRE, apiKeyId: 'personal', at: expect.any(Number), reason: 'no such record' };
+
+  test('by default every positive whole ID of every type exists, seeded or not', async () => {
+    for (const entityType of ['deal', 'lead', 'contact', 'company', 'quote', 'invoice']) {
+      expect(sb().recordExists(entityType, 987654)).toBe(true);
+      expect((await fire(sb(), { ...FIRE, entityType, entityId: 987654 })).status).toBe(200);
+    }
+    expect(sb().fires).toHaveLength(6);
+    expect(sb().ignoredFires).toEqual([]);
+    expect(sb().recordExists('deal', '5141')).toBe(true);
+    for (const id of [0, -3, 1.5, 'abc', '', '12x', null, undefined, Number.MAX_SAFE_INTEGER + 2]) {
+      expect(sb().recordExists('deal', id)).toBe(false);
+    }
+    expect(sb().recordExists('banana', 1)).toBe(false);
+  });
+
+  test('a fire for a removed record is answered like a success but ignored: nothing in fires', async () => {
+    sb().removeRecord('deal', 5141);
+    expect(sb().recordExists('deal', 5141)).toBe(false);
+    expect(sb().recordExists('deal', '5141')).toBe(false);
+    expect(sb().recordExists('lead', 5141)).toBe(true);
+    const a = await fire(sb());
+    expect([a.status, a.json]).toEqual([200, { success: true, data: true }]);
+    await fire(sb(), { ...FIRE, entityId: '5141' }, APP);
+    await fire(sb(), { ...FIRE, entityType: 'lead' });
+    expect(sb().fires).toEqual([{ ...FIRE, entityType: 'lead', apiKeyId: 'personal', at: expect.any(Number) }]);
+    expect(sb().ignoredFires).toEqual([IGNORED, { ...IGNORED, entityId: '5141', apiKeyId: 'app' }]);
+    expect(sb().ignoredFires[0].at).toBeGreaterThanOrEqual(sb().requests[0].at);
+    // Still in the request log, answered 200, not fired.
+    expect(sb().requests.map((e) => [e.status, e.fired, e.body])).toEqual([
+      [200, false, FIRE], [200, false, { ...FIRE, entityId: '5141' }], [200, true, { ...FIRE, entityType: 'lead' }],
+    ]);
+  });
+
+  test('IDs that no record can have are ignored the same way', async () => {
+    for (const entityId of [0, -3, 1.5, 'abc', '12x', true]) {
+      const a = await fire(sb(), { ...FIRE, entityId });
+      expect([a.status, a.json]).toEqual([200, { success: true, data: true }]);
+    }
+    expect(sb().fires).toEqual([]);
+    expect(sb().ignoredFires.map((f) => f.entityId)).toEqual([0, -3, 1.5, 'abc', '12x', true]);
+  });
+
+  test('reset() clears ignoredFires but keeps removals; restoreRecords() brings every record back', async () => {
+    sb().removeRecord('deal', 5141);
+    sb().removeRecord('contact', '12');
+    await fire(sb());
+    sb().reset();
+    expect(sb().ignoredFires).toEqual([]);
+    expect(sb().missingRecords).toEqual([{ entityType: 'deal', id: 5141 }, { entityType: 'contact', id: 12 }]);
+    await fire(sb());
+    expect([sb().fires.length, sb().ignoredFires.length]).toEqual([0, 1]);
+    sb().restoreRecords();
+    expect(sb().missingRecords).toEqual([]);
+    await fire(sb());
+    expect([sb().fires.length, sb().ignoredFires.length]).toEqual([1, 1]);
+  });
+
+  test('removeRecord refuses what is not a record; the missingRecords option removes at start', async () => {
+    expect(() => sb().removeRecord('banana', 1)).toThrow(TypeError);
+    for (const id of [0, -1, 1.5, 'abc', '', null, undefined]) expect(() => sb().removeRecord('deal', id)).toThrow(TypeError);
+    const own = await startSandbox({
+      rateLimit: false,
+      missingRecords: [{ entityType: 'lead', id: 301 }, { entityType: 'deal', id: '5141' }],
+    });
+    try {
+      expect(own.missingRecords).toEqual([{ entityType: 'deal', id: 5141 }, { entityType: 'lead', id: 301 }]);
+      await fire(own);
+      expect([own.fires.length, own.ignoredFires.length]).toEqual([0, 1]);
+      const leads = await call(own, '/v1/leads/search', { body: {} });
+      expect(leads.json.data.map((r) => r.id)).toEqual([302, 303]);
+    } finally {
+      await own.close();
+    }
+    await expect(startSandbox({ missingRecords: [{ entityType: 'deal', id: 0 }] })).rejects.toThrow(TypeError);
+  });
+
+  test('an ignored fire behind an applied fault is not applied', async () => {
+    sb().removeRecord('deal', 5141);
+    sb().injectFault({ kind: 'json502', apply: true });
+    expect((await fire(sb())).status).toBe(502);
+    expect(sb().fires).toEqual([]);
+    expect(sb().ignoredFires).toEqual([IGNORED]);
+    expect(sb().requests[0]).toMatchObject({ fault: 'json502', applied: false, fired: false });
+  });
+});
+
+describe('search by id (POST /v1/{plural}/search)', () => {
+  const sb = withSandbox();
+  afterEach(() => sb().restoreRecords());
+  const search = (plural, body) => call(sb(), `/v1/${plural}/search`, { method: 'POST', body });
+  const ids = (a) => a.json.data.map((r) => r.id);
+
+  test('$in finds the existing records among the IDs: seeded with their data, others as { id }', async () => {
+    sb().removeRecord('deal', 5042);
+    const a = await search('deals', { filter: { id: { $in: [999999, 5041, 5042, '12345', 0, 'x', -1, 5041, 1.5] } } });
+    expect(a.status).toBe(200);
+    expect(a.json).toEqual({
+      success: true,
+      data: [
+        { id: 5041, title: 'Acme rollout', stageId: 'NEW', amount: 5041 % 7 * 100 },
+        { id: 12345 },
+        { id: 999999 },
+      ],
+      meta: { total: 3, hasMore: false },
+    });
+    expect((await search('deals', { filter: { id: { $in: [] } } })).json).toMatchObject({ data: [], meta: { total: 0 } });
+    expect((await search('deals', { filter: { id: { $in: 5041 } } })).json).toMatchObject({ data: [], meta: { total: 0 } });
+  });
+
+  test('select: seeded fields as they are, an unseeded record gets \'\' for its title fields and nothing it cannot know', async () => {
+    const deals = await search('deals', { filter: { id: { $in: [5013, 5150, 77] } }, select: ['id', 'title', 'stageId'] });
+    expect(deals.json.data).toEqual([
+      { id: 77, title: '' },
+      { id: 5013, title: '', stageId: 'NEW' },
+      { id: 5150, title: 'Initech licences', stageId: 'NEW' },
+    ]);
+    const contacts = await search('contacts', { filter: { id: { $in: [11, 500] } }, select: 'id,name,lastName' });
+    expect(contacts.json.data).toEqual([
+      { id: 11, name: 'Anna', lastName: 'Smirnova' },
+      { id: 500, name: '', lastName: '' },
+    ]);
+    const only = await search('companies', { filter: { id: { $in: [21, 99] } }, select: ['id'] });
+    expect(only.json.data).toEqual([{ id: 21 }, { id: 99 }]);
+  });
+
+  test('equality: { id: 5 } and { id: \'5041\' }; a removed or impossible ID finds nothing', async () => {
+    expect((await search('companies', { filter: { id: 5 } })).json).toEqual({
+      success: true, data: [{ id: 5 }], meta: { total: 1, hasMore: false },
+    });
+    expect((await search('deals', { filter: { id: '5041' }, select: ['id', 'title'] })).json.data).toEqual([
+      { id: 5041, title: 'Acme rollout' },
+    ]);
+    sb().removeRecord('company', 5);
+    for (const id of [5, 0, 'abc', null]) {
+      expect((await search('companies', { filter: { id } })).json).toMatchObject({ data: [], meta: { total: 0, hasMore: false } });
+    }
+  });
+
+  test('the other conditions still apply to the IDs named', async () => {
+    const acme = await search('deals', { filter: { id: { $in: [5041, 5042, 5100, 777, 5001] }, title: { $contains: 'acme' } } });
+    expect(ids(acme)).toEqual([5041, 5042, 5100]);
+    const notThat = await search('deals', { filter: { id: { $in: [5041, 5042, 777], $ne: 5042 } } });
+    expect(ids(notThat)).toEqual([777, 5041]);
+    const below = await search('deals', { filter: { id: { $in: [3, 5041, 9000], $lt: 5100 } } });
+    expect(ids(below)).toEqual([3, 5041]);
+    expectError(await search('deals', { filter: { id: { $in: [1], $like: 2 } } }), 400, 'INVALID_FILTER_OPERATOR');
+  });
+
+  test('limit, offset, order and meta.total over the IDs named', async () => {
+    const named = Array.from({ length: 60 }, (_, i) => 9001 + i);
+    const first = await search('deals', { filter: { id: { $in: named } }, order: { id: 'desc' }, limit: 50, select: ['id'] });
+    expect(first.json.meta).toEqual({ total: 60, hasMore: true });
+    expect(ids(first)).toEqual(named.slice(10).reverse());
+    const second = await search('deals', { filter: { id: { $in: named } }, order: { id: 'desc' }, limit: 50, offset: 50 });
+    expect(second.json.meta).toEqual({ total: 60, hasMore: false });
+    expect(ids(second)).toEqual(named.slice(0, 10).reverse());
+    // Exactly 50 IDs on one page of 50: hasMore is wrongly true, as for any full last page.
+    const fifty = await search('deals', { filter: { id: { $in: named.slice(0, 50) } }, limit: 50 });
+    expect(fifty.json.meta).toEqual({ total: 50, hasMore: true });
+  });
+
+  test('ranges and searches without an id condition run over the seeded records that still exist', async () => {
+    expect(ids(await search('deals', { filter: { id: { $gte: 5149 } } }))).toEqual([5149, 5150]);
+    expect(ids(await search('deals', { filter: { id: { $ne: 5001 } }, limit: 2 }))).toEqual([5002, 5003]);
+    sb().removeRecord('deal', 5150);
+    sb().removeRecord('deal', 5100);
+    const latest = await search('deals', { order: { id: 'desc' }, limit: 1 });
+    expect([ids(latest), latest.json.meta.total]).toEqual([[5149], 148]);
+    const acme = await search('deals', { filter: { title: { $contains: 'acme' } } });
+    expect(ids(acme)).toEqual([5041, 5042]);
+  });
+});
+
+describe('unregistered trigger codes', () => {
+  const sb = withSandbox();
+
+  test('an application firing a code it did not register → 422 BITRIX_ERROR, nothing applied', async () => {
+    const a = await fire(sb(), { ...FIRE, triggerId: 'Payment_Received' }, APP);
+    expect(a.status).toBe(422);
+    expect(a.json).toEqual({
+      success: false,
+      error: { code: 'BITRIX_ERROR', message: 'Trigger with code Payment_Received is not registered.' },
+    });
+    // The code as sent, even when it is not a string.
+    expect((await fire(sb(), { ...FIRE, triggerId: 42 }, APP)).json.error.message).toBe('Trigger with code 42 is not registered.');
+    expect(sb().fires).toEqual([]);
+    expect(sb().ignoredFires).toEqual([]);
+    expect(sb().requests.map((e) => [e.status, e.fired])).toEqual([[422, false], [422, false]]);
+  });
+
+  test('the refusal comes before the record check; registered codes and personal keys are accepted', async () => {
+    sb().removeRecord('deal', 5141);
+    try {
+      expect((await fire(sb(), { ...FIRE, triggerId: 'nope' }, APP)).status).toBe(422);
+      expect((await fire(sb(), FIRE, APP)).status).toBe(200);
+      expect(sb().ignoredFires).toHaveLength(1);
+    } finally {
+      sb().restoreRecords();
+    }
+    for (const triggerId of DEFAULT_TRIGGERS.map((t) => t.CODE)) {
+      expect((await fire(sb(), { ...FIRE, triggerId }, APP)).status).toBe(200);
+    }
+    expect((await fire(sb(), { ...FIRE, triggerId: 'nope' })).status).toBe(200);
+    expect(sb().fires.map((f) => [f.triggerId, f.apiKeyId])).toEqual([
+      ['payment_received', 'app'], ['delivery_confirmed', 'app'], ['contract.signed-v2', 'app'], ['nope', 'personal'],
+    ]);
+  });
+
+  test('the application\'s triggers are the list setTriggers sets', async () => {
+    sb().setTriggers([{ NAME: 'Only', CODE: 'only' }]);
+    try {
+      expect((await fire(sb(), FIRE, APP)).status).toBe(422);
+      expect((await fire(sb(), { ...FIRE, triggerId: 'only' }, APP)).status).toBe(200);
+    } finally {
+      sb().setTriggers([...DEFAULT_TRIGGERS]);
+    }
+  });
+
+  test('behind an applied fault an unregistered code is still not applied', async () => {
+    sb().injectFault({ kind: 'json502', apply: true });
+    expect((await fire(sb(), { ...FIRE, triggerId: 'nope' }, APP)).status).toBe(502);
+    expect(sb().fires).toEqual([]);
+    expect(sb().requests[0]).toMatchObject({ applied: false, fired: false });
+  });
+
+  test('status and code are configurable: unregisteredCode option and setUnregisteredCode', async () => {
+    const own = await startSandbox({ rateLimit: false, unregisteredCode: { status: 400 } });
+    try {
+      const a = await fire(own, { ...FIRE, triggerId: 'nope' }, APP);
+      expect([a.status, a.json.error]).toEqual([400, { code: 'BITRIX_ERROR', message: 'Trigger with code nope is not registered.' }]);
+      own.setUnregisteredCode({ status: 400, code: 'ERROR_CORE' });
+      expectError(await fire(own, { ...FIRE, triggerId: 'nope' }, APP), 400, 'ERROR_CORE');
+      own.setUnregisteredCode({});
+      expectError(await fire(own, { ...FIRE, triggerId: 'nope' }, APP), 422, 'BITRIX_ERROR');
+    } finally {
+      await own.close();
+    }
+    for (const bad of [null, { status: 200 }, { status: 600 }, { status: '422' }, { code: '' }, { code: 5 }]) {
+      expect(() => sb().setUnregisteredCode(bad)).toThrow(TypeError);
+    }
+    await expect(startSandbox({ unregisteredCode: { status: 99 } })).rejects.toThrow(TypeError);
   });
 });
 
@@ -595,7 +846,7 @@ describe('faults', () => {
     const run = async (seed) => {
       sb().reset();
       sb().setRandomFaults({ seed, rate: 0.5, kinds: ['json502', 'html502', 'resetAfterBody', 'malformed'], apply: 0.5 });
-      for (let i = 0; i < 40; i++) await fire(sb(), { ...FIRE, entityId: i }).catch(() => undefined);
+      for (let i = 1; i <= 40; i++) await fire(sb(), { ...FIRE, entityId: i }).catch(() => undefined);
       return sb().requests.map((e) => `${e.fault}:${e.applied}`);
     };
     const a = await run(42);
@@ -689,6 +940,27 @@ describe('control API over HTTP', () => {
     expect((await control('POST', 'keys', { key: 'vibe_api_http', id: 'http' })).json.data).toEqual({ id: 'http', type: 'personal' });
     await fire(sb(), FIRE, { key: 'vibe_api_http' });
     expect(last(sb().fires).apiKeyId).toBe('http');
+  });
+  test('ignored-fires, missing-records, restore-records, unregistered-code', async () => {
+    const removed = await control('POST', 'missing-records', [{ entityType: 'deal', id: 5141 }, { entityType: 'lead', id: '3' }]);
+    expect(removed.json.data).toEqual([{ entityType: 'deal', id: 5141 }, { entityType: 'lead', id: 3 }]);
+    await control('POST', 'missing-records', { entityType: 'quote', id: 7 });
+    expect((await control('GET', 'missing-records')).json.data).toHaveLength(3);
+    expect((await control('POST', 'missing-records', { entityType: 'deal', id: 0 })).status).toBe(400);
+    await fire(sb());
+    expect((await control('GET', 'ignored-fires')).json.data).toEqual([
+      { ...FIRE, apiKeyId: 'personal', at: expect.any(Number), reason: 'no such record' },
+    ]);
+    expect((await control('POST', 'restore-records')).json).toEqual({ success: true, data: true });
+    expect((await control('GET', 'missing-records')).json.data).toEqual([]);
+    await control('POST', 'reset');
+    expect((await control('GET', 'ignored-fires')).json.data).toEqual([]);
+
+    await control('POST', 'unregistered-code', { status: 400, code: 'ERROR_CORE' });
+    expectError(await fire(sb(), { ...FIRE, triggerId: 'nope' }, APP), 400, 'ERROR_CORE');
+    expect((await control('POST', 'unregistered-code', { status: 'x' })).status).toBe(400);
+    await control('POST', 'unregistered-code', {});
+    expectError(await fire(sb(), { ...FIRE, triggerId: 'nope' }, APP), 422, 'BITRIX_ERROR');
   });
 });
 

@@ -15,6 +15,7 @@ const DEFAULTS = {
 	maxRateLimitWaitSeconds: 30,
 	retryAmbiguousFires: false,
 	checkTriggerCodes: true,
+	checkRecords: true,
 };
 
 const LABELS: Record<string, string> = {
@@ -24,6 +25,7 @@ const LABELS: Record<string, string> = {
 	maxRateLimitWaitSeconds: 'Max Wait on Rate Limit (Seconds)',
 	retryAmbiguousFires: 'Retry Failed Fires (May Fire Twice)',
 	checkTriggerCodes: 'Check Trigger Codes',
+	checkRecords: 'Check Records Exist',
 };
 
 describe('readOptions: accepted', () => {
@@ -39,6 +41,7 @@ describe('readOptions: accepted', () => {
 			maxRateLimitWaitSeconds: 600,
 			retryAmbiguousFires: true,
 			checkTriggerCodes: false,
+			checkRecords: false,
 		};
 		expect(readOptions(NODE, 0, typed)).toEqual(typed);
 	});

@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, titleFieldsOf, type EntityType } from '../resources/trigger/entityTypes';
+import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../resources/trigger/entityTypes';
 import { fingerprint } from '../transport/pacer';
 import { baseUrlOf, CREDENTIAL_TYPE } from '../transport/request';
 import { readForList } from './read';
@@ -105,7 +105,7 @@ async function searchPage(
 		limit: PAGE_SIZE,
 		offset,
 	};
-	const request = { method: 'POST' as const, url: `/v1/${ENTITY[type].plural}/search`, body: search };
+	const request = { method: 'POST' as const, url: searchPathOf(type), body: search };
 	const body = await readForList.call(this, credentials, request, 'search');
 	const records = (Array.isArray(body.data) ? body.data : []) as IDataObject[];
 	const meta = (typeof body.meta === 'object' && body.meta ? body.meta : {}) as IDataObject;

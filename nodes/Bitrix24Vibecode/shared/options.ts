@@ -10,6 +10,7 @@ export interface Options {
 	maxRateLimitWaitSeconds: number;
 	retryAmbiguousFires: boolean;
 	checkTriggerCodes: boolean;
+	checkRecords: boolean;
 }
 
 // The defaults are literals, as n8n's lint rules require; the node reads its defaults and
@@ -22,13 +23,22 @@ export const optionsDescription: INodeProperties = {
 	default: {},
 	options: [
 		{
+			displayName: 'Check Records Exist',
+			name: 'checkRecords',
+			type: 'boolean',
+			default: true,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				"Whether to confirm that every item's record exists in Bitrix24 before any fire of the run is sent (one search request per up to 50 records of one type) and fail an item whose record does not, sending nothing for it: Bitrix24 accepts a fire for a record that does not exist and runs nothing. If the search cannot be read, the items are fired unchecked.",
+		},
+		{
 			displayName: 'Check Trigger Codes',
 			name: 'checkTriggerCodes',
 			type: 'boolean',
 			default: true,
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
-				"Whether to check each item's trigger code against the triggers the OAuth application registered (one trigger list request per run) and fail an unknown code instead of firing it: Bitrix24 accepts any code and runs nothing for a mistyped one. Only with an application key and a session token; if the list cannot be read, the items are fired unchecked. Turn off for a trigger registered a moment ago.",
+				"Whether to check each item's trigger code against the triggers the OAuth application registered and fail an unknown code before it is sent, naming the closest registered codes (Bitrix24 refuses such a code item by item). The list is remembered for a minute per credential and read again when a code is not on it. Only with an application key and a session token; if the list cannot be read, the items are fired unchecked.",
 		},
 		{
 			displayName: 'Max Concurrent Requests',

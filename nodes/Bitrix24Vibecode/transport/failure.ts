@@ -11,7 +11,30 @@ export interface Failure {
 	retryAfterSeconds?: number;
 	/** Set when a 429 asked for a longer wait than the caller may hold the key. */
 	refusedWaitSeconds?: number;
+	/** Bitrix24's own refusal, recognised by its message whatever status and code carry it. */
+	bitrixRefusal?: BitrixRefusal;
 }
+
+/** Refusals Bitrix24 documents for crm.automation.trigger.execute: nothing was fired. */
+export type BitrixRefusal =
+	| 'TRIGGER_NOT_REGISTERED'
+	| 'APPLICATION_CONTEXT_REQUIRED'
+	| 'EMPTY_TRIGGER_CODE'
+	| 'WRONG_TRIGGER_CODE'
+	| 'WRONG_OWNER_TYPE_ID'
+	| 'WRONG_OWNER_ID';
+
+const BITRIX_REFUSALS: Array<[RegExp, BitrixRefusal]> = [
+	[/Trigger with code .* is not registered/i, 'TRIGGER_NOT_REGISTERED'],
+	[/Application context required/i, 'APPLICATION_CONTEXT_REQUIRED'],
+	[/Empty trigger code/i, 'EMPTY_TRIGGER_CODE'],
+	[/Wrong trigger code/i, 'WRONG_TRIGGER_CODE'],
+	[/Incorrect parameter OWNER_TYPE_ID/i, 'WRONG_OWNER_TYPE_ID'],
+	[/Incorrect parameter OWNER_ID/i, 'WRONG_OWNER_ID'],
+];
+
+const bitrixRefusalOf = (...said: Array<string | undefined>) =>
+	BITRIX_REFUSALS.find(([pattern]) => said.some((text) => text && pattern.test(text)))?.[1];
 
 const byStatus: Record<number, string> = {
 	400: 'MISSING_PARAMS',
@@ -60,7 +83,7 @@ export function failureFromResponse(response: IN8nHttpFullResponse): Failure | u
 	if (statusCode < 300 && envelope.success === true) return undefined;
 	const error = (typeof envelope.error === 'object' && envelope.error) || {};
 	const { code, message, hint, userMessage, retryAfter } = error as IDataObject;
-	return {
+	const failure: Failure = {
 		code: asText(code) ?? byStatus[statusCode] ?? 'UNKNOWN_FAILURE',
 		httpCode,
 		apiMessage: asText(message),
@@ -68,6 +91,9 @@ export function failureFromResponse(response: IN8nHttpFullResponse): Failure | u
 		userMessage: asText(userMessage),
 		retryAfterSeconds: secondsOf(retryAfterHeader) ?? secondsOf(retryAfter),
 	};
+	const refusal = bitrixRefusalOf(failure.apiMessage, failure.userMessage);
+	if (refusal) failure.bitrixRefusal = refusal;
+	return failure;
 }
 
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT']);
@@ -113,7 +139,7 @@ const UNREADABLE = new Set(['EMPTY_RESPONSE', 'NON_JSON_RESPONSE']);
 
 /** Failures after which the request may have reached Bitrix24. */
 export function isAmbiguous(failure: Failure): boolean {
-	if (NOT_SENT_FAILURES.has(failure.code) || failure.code === 'RATE_LIMITED') return false;
+	if (NOT_SENT_FAILURES.has(failure.code) || failure.code === 'RATE_LIMITED' || failure.bitrixRefusal) return false;
 	if (UNREADABLE.has(failure.code)) return true;
 	const status = Number(failure.httpCode);
 	return Number.isNaN(status) || status >= 500 || status < 300;

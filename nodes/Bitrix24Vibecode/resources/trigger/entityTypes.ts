@@ -47,6 +47,9 @@ export const ENTITY_TYPE_OPTIONS = ENTITY_TYPES.map((value) => ({ name: ENTITY[v
 	a.name.localeCompare(b.name),
 );
 
+/** Vibecode's search of a type's records. */
+export const searchPathOf = (type: EntityType) => `/v1/${ENTITY[type].plural}/search`;
+
 /** The record fields a type's title is made of. */
 export const titleFieldsOf = (type: EntityType): readonly string[] => ENTITY[type].titleFields ?? ['title'];
 

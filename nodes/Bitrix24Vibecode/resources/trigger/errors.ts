@@ -2,8 +2,8 @@ import type { IDataObject, INode, INodeExecutionData, JsonObject } from 'n8n-wor
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { shown } from '../../shared/shown';
-import { isAmbiguous, type Failure } from '../../transport/failure';
-import { ENTITY_LABELS_TEXT } from './entityTypes';
+import { isAmbiguous, type BitrixRefusal, type Failure } from '../../transport/failure';
+import { ENTITY, ENTITY_LABELS_TEXT, type EntityType } from './entityTypes';
 
 // What a person reads when something fails: the wording of every error the node shows.
 
@@ -177,7 +177,36 @@ function byStatusOnly(failure: Failure, operation: Operation): Explanation {
 	return { message, hint: `${refused} Its message below says why; this code is not one the node knows.` };
 }
 
+/** Bitrix24's own refusals of a fire (failure.ts recognises them): nothing was fired. A read is worded by its code. */
+const byBitrixRefusal: Record<BitrixRefusal, () => Explanation> = {
+	TRIGGER_NOT_REGISTERED: () => ({
+		message: 'The trigger code is not registered for this application',
+		hint: 'Bitrix24 refused it, so nothing was fired: a trigger code must be one the OAuth application registered (see List Triggers).',
+	}),
+	APPLICATION_CONTEXT_REQUIRED: () => ({
+		message: 'Firing a trigger needs an OAuth application key',
+		hint: "Bitrix24 fires a trigger only in the context of the OAuth application that registered it, so nothing was fired. This is not about the user's rights on the record: put an application key (vibe_app_…) and its session token into the credential.",
+	}),
+	EMPTY_TRIGGER_CODE: () => ({
+		message: 'Bitrix24 got an empty trigger code',
+		hint: 'Nothing was fired. Fill in Trigger: pick it from the list, or type its code.',
+	}),
+	WRONG_TRIGGER_CODE: () => ({
+		message: 'Bitrix24 does not accept this trigger code',
+		hint: 'Nothing was fired. A trigger code has Latin letters, digits, ".", "-" and "_" only: copy it from List Triggers.',
+	}),
+	WRONG_OWNER_TYPE_ID: () => ({
+		message: 'Bitrix24 does not accept this entity type for a trigger',
+		hint: `Nothing was fired. Choose ${ENTITY_LABELS_TEXT} as Entity Type.`,
+	}),
+	WRONG_OWNER_ID: () => ({
+		message: 'Bitrix24 does not accept this record ID',
+		hint: 'Nothing was fired. Entity ID must be the ID of a record, a whole number from 1 (the number in its link).',
+	}),
+};
+
 function explain(failure: Failure, operation: Operation): Explanation {
+	if (failure.bitrixRefusal && operation === 'fire') return byBitrixRefusal[failure.bitrixRefusal]();
 	const known = byCode[failure.code];
 	return known ? known(operation, failure) : byStatusOnly(failure, operation);
 }
@@ -215,6 +244,16 @@ export function invalidValue(node: INode, itemIndex: number, at: { field: string
 	});
 }
 
+/** An item whose record does not exist in Bitrix24: nothing was sent for it. */
+export function missingRecordError(node: INode, itemIndex: number, record: { entityType: EntityType; entityId: number }) {
+	const label = ENTITY[record.entityType].label;
+	const error = new NodeOperationError(node, `${label} ${record.entityId} does not exist in Bitrix24 (item ${itemIndex})`, {
+		itemIndex,
+		description: `Nothing was sent for this item. Bitrix24 accepts a fire for a record that does not exist and runs no automation, so the node looked the record up first and did not find it. Check the ID (the number in the record's link) and the Entity Type: a record deleted in Bitrix24 cannot be fired. To fire without the check, turn off the option "Check Records Exist".`,
+	});
+	return withCode(error, 'RECORD_NOT_FOUND');
+}
+
 export const cancelledError = (node: INode, itemIndex: number) =>
 	new NodeOperationError(node, 'Not sent: the execution was cancelled', {
 		itemIndex,
@@ -227,6 +266,15 @@ export const asNodeError = (node: INode, itemIndex: number, error: unknown) =>
 		? error
 		: new NodeOperationError(node, error as Error, { itemIndex });
 
+/** The code the node gave one of its own errors (withCode), if any. */
+const codeOf = (error: Error) => (error as { context?: { code?: unknown } }).context?.code as string | undefined;
+
+/** Gives one of the node's own errors a code for IF nodes and agents, as the API's errors have. */
+export function withCode<T extends NodeOperationError>(error: T, code: string): T {
+	error.context.code = code;
+	return error;
+}
+
 /** What a failed item tells: the fields n8n's error output and an AI agent show. */
 function failureFields(error: Error) {
 	const api = error instanceof NodeApiError ? error : undefined;
@@ -236,7 +284,7 @@ function failureFields(error: Error) {
 	return {
 		message: error.message,
 		description,
-		code: (response.code as string | undefined) ?? (api ? 'UNKNOWN_FAILURE' : 'INVALID_PARAMETER'),
+		code: (response.code as string | undefined) ?? codeOf(error) ?? (api ? 'UNKNOWN_FAILURE' : 'INVALID_PARAMETER'),
 		httpCode: Number.isInteger(httpCode) ? httpCode : null,
 		hint: (response.hint as string | undefined) ?? description,
 	};

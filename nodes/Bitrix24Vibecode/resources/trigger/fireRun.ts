@@ -3,11 +3,12 @@ import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { isAmbiguous } from '../../transport/failure';
 import { TurnCancelled } from '../../transport/pacer';
 import { send, type Sent } from '../../transport/request';
-import { apiError, asNodeError, cancelledError, failedItem, stopError } from './errors';
+import { apiError, asNodeError, cancelledError, failedItem, missingRecordError, stopError } from './errors';
 import { checkFireInput, type FireInput } from './fireInput';
 import { atMostOnce, fireKey, recall } from './ledger';
+import { missingRecords, recordKey } from './recordCheck';
 import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
-import { canListTriggers, registeredTriggers, unknownTriggerError } from './triggerCodes';
+import { canListTriggers, closestCodesText, forgetTriggerList, triggerList, unknownTriggerError, type Registered } from './triggerCodes';
 
 /** Where a fire goes. */
 const FIRE: { method: 'POST'; url: string } = { method: 'POST', url: '/v1/triggers/fire' };
@@ -26,11 +27,22 @@ interface Item {
 
 const failed = (error: Error, mayHaveFired = false): Outcome => ({ error, mayHaveFired });
 
-function outcomeOf(run: Run, item: Item, sent: Sent): Outcome {
+/** What an answer means for an item; a refused code names the registered ones when the run knows them. */
+function outcomeOf(run: Run, item: Item, sent: Sent, registered?: Registered[]): Outcome {
 	if (!sent.failure) return { fired: item.input as FireInput };
 	const error = apiError(run.node, item.itemIndex, sent.failure, 'fire');
+	if (sent.failure.bitrixRefusal === 'TRIGGER_NOT_REGISTERED') {
+		// The list the check went by had the code: it is out of date, and the next run reads it again.
+		forgetTriggerList(run);
+		const code = (item.input as FireInput).triggerId;
+		const others = registered?.filter((trigger) => trigger.code !== code);
+		if (others) error.description = `${error.description ?? ''} ${closestCodesText(code, others)}`.trim();
+	}
 	return failed(error, isAmbiguous(sent.failure));
 }
+
+/** Items checked and not settled yet: the ones a check may still fail, and the ones to fire. */
+const unsettled = (items: Item[]) => items.filter((item) => item.input && !item.outcome);
 
 /** Reads and checks every item before anything is sent; in "Stop" mode a bad item stops the run. */
 function checkItems(run: Run): Item[] {
@@ -53,26 +65,48 @@ function checkItems(run: Run): Item[] {
 	});
 }
 
-/** A code the application did not register fires nothing: it fails before anything is sent. */
-async function checkTriggerCodes(run: Run, items: Item[]): Promise<void> {
-	const unsent = items.filter((item) => item.input && !item.outcome);
-	if (!run.options.checkTriggerCodes || !canListTriggers(run.credentials) || !unsent.length || run.signal?.aborted) return;
-	const registered = await registeredTriggers(run);
-	if (!registered) return;
-	for (const item of unsent) {
-		const error = unknownTriggerError(run, item.itemIndex, (item.input as FireInput).triggerId, registered);
+/**
+ * A code the application did not register fails before anything is sent (Bitrix24 would refuse
+ * it); the list is read again once when a remembered one lacks a code. A refusal of the key or
+ * session fails the items with it. Returns the list, for naming codes later.
+ */
+async function checkTriggerCodes(run: Run, items: Item[]): Promise<Registered[] | undefined> {
+	const unsent = unsettled(items);
+	if (!run.options.checkTriggerCodes || !canListTriggers(run.credentials) || !unsent.length || run.signal?.aborted) return undefined;
+	const lacks = (registered: Registered[]) =>
+		unsent.some((item) => !registered.some((trigger) => trigger.code === item.input?.triggerId));
+	let list = await triggerList(run, { fresh: false });
+	if (list?.registered && list.remembered && lacks(list.registered)) list = await triggerList(run, { fresh: true });
+	if (list?.refusal) {
+		for (const item of unsent) item.outcome = failed(apiError(run.node, item.itemIndex, list.refusal, 'fire'));
+		return undefined;
+	}
+	for (const item of list ? unsent : []) {
+		const error = unknownTriggerError(run, item.itemIndex, (item.input as FireInput).triggerId, list?.registered ?? []);
 		if (error) item.outcome = failed(error);
+	}
+	return list?.registered;
+}
+
+/** An item whose record does not exist fails before anything is sent (Bitrix24 would accept it and run nothing). */
+async function checkRecords(run: Run, items: Item[]): Promise<void> {
+	const unsent = unsettled(items);
+	if (!run.options.checkRecords || !unsent.length || run.signal?.aborted) return;
+	const missing = await missingRecords(run, unsent.map((item) => item.input as FireInput));
+	for (const item of unsent) {
+		const input = item.input as FireInput;
+		if (missing.has(recordKey(input))) item.outcome = failed(missingRecordError(run.node, item.itemIndex, input));
 	}
 }
 
-async function fireOne(run: Run, item: Item, stopped: boolean): Promise<Outcome> {
+async function fireOne(run: Run, item: Item, stopped: boolean, registered?: Registered[]): Promise<Outcome> {
 	const input = item.input as FireInput;
 	try {
 		if (stopped || run.signal?.aborted) throw new TurnCancelled();
 		const request = { ...run.defaults, ...FIRE, body: input };
 		const policy = retryPolicy(run.options, { write: true });
 		const sent = await atMostOnce(run.tries, item.key as string, async () => await send.call(run.context, run.paced, request, policy));
-		return outcomeOf(run, item, sent);
+		return outcomeOf(run, item, sent, registered);
 	} catch (error) {
 		if (!(error instanceof TurnCancelled)) throw asNodeError(run.node, item.itemIndex, error);
 		return { error: cancelledError(run.node, item.itemIndex), mayHaveFired: false, notSent: true };
@@ -118,11 +152,14 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 			const known = item.key && recall(run.tries, item.key);
 			if (known) item.outcome = outcomeOf(run, item, known);
 		}
-		await checkTriggerCodes(run, items);
-		const stopped = run.stopOnFailure && items.some(({ outcome }) => outcome?.error);
+		const registered = await checkTriggerCodes(run, items);
+		const failedAny = () => items.some(({ outcome }) => outcome?.error);
+		// In "Stop" mode a failure already ends the run: no record is looked up, nothing is sent.
+		if (!(run.stopOnFailure && failedAny())) await checkRecords(run, items);
+		const stopped = run.stopOnFailure && failedAny();
 		await Promise.all(
-			items.map(async (item) => {
-				if (item.input && !item.outcome) item.outcome = await fireOne(run, item, stopped);
+			unsettled(items).map(async (item) => {
+				item.outcome = await fireOne(run, item, stopped, registered);
 			}),
 		);
 		return answer(run, items);

@@ -2,6 +2,9 @@ import type { IDataObject, IHttpRequestOptions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import { shown } from '../../shared/shown';
+import { systemClock } from '../../transport/clock';
+import type { Failure } from '../../transport/failure';
+import { fingerprint } from '../../transport/pacer';
 import { send } from '../../transport/request';
 import { retryPolicy, type Run } from './run';
 
@@ -23,23 +26,53 @@ export function canListTriggers(credentials: IDataObject): boolean {
 	);
 }
 
+/** What a read of the list tells the check. */
+export type TriggerList =
+	/** The application's triggers; `remembered` when they come from an earlier read. */
+	| { registered: Registered[]; remembered: boolean; refusal?: undefined }
+	/** The key or session was refused: the fires would be refused the same way. */
+	| { refusal: Failure; registered?: undefined }
+	/** Nothing to go by (any other failure, an answer without a list): the fires go unchecked. */
+	| undefined;
+
+/** How long a list read is trusted: a trigger registered since is found by the read on a miss. */
+const REMEMBER_MS = 60_000;
+const MAX_REMEMBERED = 1000;
+/** Lists read lately, by credential (key and session): at steady state a run reads none. */
+const remembered = new Map<string, { at: number; registered: Registered[] }>();
+
+const credentialOf = (credentials: IDataObject) =>
+	fingerprint(`${String(credentials.baseUrl ?? '')}\n${String(credentials.apiKey ?? '')}\n${String(credentials.sessionToken ?? '')}`);
+
+/** Drops the credential's remembered list: Bitrix24 refused a code it had. */
+export const forgetTriggerList = (run: Run) => remembered.delete(credentialOf(run.credentials));
+
+/** A refusal of the key or the session (401, 402), which every fire of the run would meet too. */
+const refusesFiresToo = (failure: Failure) => failure.httpCode === '401' || failure.httpCode === '402';
+
 /**
- * The codes of the application's triggers, or undefined when they cannot be known: any
- * failure, or an answer without a list. The check is then skipped: a fire never fails because
- * the list could not be read.
+ * The application's triggers, remembered per credential for a minute unless `fresh` is asked.
+ * A failure never stops a fire by guessing: only a refusal of the key or session is reported.
  */
-export async function registeredTriggers(run: Run): Promise<Registered[] | undefined> {
+export async function triggerList(run: Run, { fresh }: { fresh: boolean }): Promise<TriggerList> {
+	const id = credentialOf(run.credentials);
+	const known = remembered.get(id);
+	if (!fresh && known && systemClock.now() - known.at < REMEMBER_MS) return { registered: known.registered, remembered: true };
 	const { baseURL, timeout, proxy, skipSslCertificateValidation } = run.defaults;
 	const request = { ...TRIGGER_LIST, baseURL, headers: { Accept: 'application/json' }, timeout, proxy, skipSslCertificateValidation };
 	try {
 		// Without the run's stop: a list that cannot be read skips the check, it does not stop the fires.
 		const paced = { pacer: run.paced.pacer, turn: run.paced.turn };
 		const sent = await send.call(run.context, paced, request, retryPolicy(run.options, { write: false }));
-		const data = sent.failure ? undefined : sent.body.data;
+		if (sent.failure) return refusesFiresToo(sent.failure) ? { refusal: sent.failure } : undefined;
+		const data = sent.body.data;
 		if (!Array.isArray(data)) return undefined;
-		return (data as IDataObject[])
+		const registered = (data as IDataObject[])
 			.filter((t) => t && (typeof t.CODE === 'string' || typeof t.CODE === 'number'))
 			.map((t) => ({ code: String(t.CODE), name: typeof t.NAME === 'string' ? t.NAME : '' }));
+		if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+		remembered.set(id, { at: systemClock.now(), registered });
+		return { registered, remembered: false };
 	} catch {
 		// Cancelled, or anything else: no list, no check. A cancelled run sends nothing anyway.
 		return undefined;
@@ -71,23 +104,21 @@ export function closest(code: string, registered: Registered[], max = MAX_SUGGES
 		.map(({ trigger }) => trigger);
 }
 
-const TURN_OFF =
-	'If the trigger was registered only a moment ago, turn off the option "Check Trigger Codes" to fire it anyway.';
+/** "Registered trigger codes, closest first: …": what the application could have meant. */
+export function closestCodesText(code: string, registered: Registered[]): string {
+	if (registered.length === 0) return 'This OAuth application has registered no triggers on the portal.';
+	const named = ({ code: c, name }: Registered) => (name ? `${c} (${name})` : c);
+	const suggestions = closest(code, registered);
+	const rest = registered.length - suggestions.length;
+	const more = rest > 0 ? ` (and ${rest} more: see List Triggers)` : '';
+	return `Registered trigger codes, closest first: ${suggestions.map(named).join(', ')}${more}.`;
+}
 
 /** The item's error when its code is not one the application registered; undefined when it is. */
 export function unknownTriggerError(run: Run, itemIndex: number, code: string, registered: Registered[]) {
 	if (registered.some((trigger) => trigger.code === code)) return undefined;
-	const named = ({ code: c, name }: Registered) => (name ? `${c} (${name})` : c);
-	const suggestions = closest(code, registered);
-	const rest = registered.length - suggestions.length;
-	const known =
-		registered.length === 0
-			? 'This OAuth application has registered no triggers on the portal, so firing this code would run no automation.'
-			: `Bitrix24 would accept it and run no automation. Registered trigger codes, closest first: ${suggestions
-					.map(named)
-					.join(', ')}${rest > 0 ? ` (and ${rest} more: see List Triggers)` : ''}.`;
 	return new NodeOperationError(run.node, `Unknown Trigger "${shown(code)}" in item ${itemIndex}`, {
 		itemIndex,
-		description: `The trigger code is not one of this application's triggers. ${known} ${TURN_OFF}`,
+		description: `The trigger code is not one of this application's triggers (their list was read just now), so it was not sent: Bitrix24 refuses a code the application did not register. ${closestCodesText(code, registered)}`,
 	});
 }
