@@ -3,7 +3,7 @@ import { useVirtualClock } from './harness/virtualClock';
 import { callAsTool, TOOL_PATHS } from './hostile/agentRun';
 import { freshKey } from './hostile/support';
 import { fireAt, SEEDED, useSandbox } from './sandboxRun';
-import type { Sandbox } from './sandbox/server';
+import { DEFAULT_TRIGGERS, type Sandbox } from './sandbox/server';
 
 // Bitrix24 accepts a fire for a record that does not exist and runs nothing: the node looks the
 // records up first (one search per up to 50 IDs of a type), and says what Bitrix24 refuses.
@@ -155,11 +155,7 @@ describe("What Bitrix24 refuses reads clearly", () => {
 			expect(listRequests(box.sandbox)).toHaveLength(1);
 		} finally {
 			box.sandbox.setUnregisteredCode({ status: 422, code: 'BITRIX_ERROR' });
-			box.sandbox.setTriggers([
-				{ NAME: 'Payment received', CODE: 'payment_received' },
-				{ NAME: 'Delivery confirmed', CODE: 'delivery_confirmed' },
-				{ NAME: 'Contract signed', CODE: 'contract.signed-v2' },
-			]);
+			box.sandbox.setTriggers([...DEFAULT_TRIGGERS]);
 		}
 	});
 
@@ -206,11 +202,7 @@ describe('The trigger list', () => {
 			expect(listRequests(box.sandbox)).toHaveLength(1);
 			expect(box.sandbox.fires.map((f) => f.triggerId)).toEqual(['brand_new']);
 		} finally {
-			box.sandbox.setTriggers([
-				{ NAME: 'Payment received', CODE: 'payment_received' },
-				{ NAME: 'Delivery confirmed', CODE: 'delivery_confirmed' },
-				{ NAME: 'Contract signed', CODE: 'contract.signed-v2' },
-			]);
+			box.sandbox.setTriggers([...DEFAULT_TRIGGERS]);
 		}
 	});
 
