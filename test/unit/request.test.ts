@@ -253,9 +253,9 @@ describe('send: 429 Too Many Requests (refused before Bitrix24, safe to resend)'
 		const result = await t.run({ maxRateLimitWaitSeconds: 1 });
 		expect(result.failure).toBeUndefined();
 		const at = t.times();
-		for (const gap of at.slice(1).map((time, i) => time - at[i])) {
-			expect(gap).toBeGreaterThanOrEqual(500);
-			expect(gap).toBeLessThanOrEqual(1000);
+		for (const waited of at.slice(1).map((time, i) => time - at[i])) {
+			expect(waited).toBeGreaterThanOrEqual(500);
+			expect(waited).toBeLessThanOrEqual(1000);
 		}
 	});
 });
