@@ -8,8 +8,7 @@ import type {
 import { NodeOperationError } from 'n8n-workflow';
 
 import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../resources/trigger/entityTypes';
-import { fingerprint } from '../transport/pacer';
-import { baseUrlOf, CREDENTIAL_TYPE } from '../transport/request';
+import { CREDENTIAL_TYPE, credentialId } from '../transport/request';
 import { readForList } from './read';
 
 const PAGE_SIZE = 50;
@@ -23,7 +22,7 @@ interface Page {
 
 // ---- The portal's domain, for the records' links -------------------------------------------
 
-/** Portal domain (or undefined: no links) by credential fingerprint; in flight or answered. */
+/** Portal domain (or undefined: no links) by credential; in flight or answered. */
 const portals = new Map<string, Promise<string | undefined>>();
 const MAX_REMEMBERED_PORTALS = 1000;
 
@@ -51,9 +50,7 @@ async function portalDomain(
 	this: ILoadOptionsFunctions,
 	credentials: ICredentialDataDecryptedObject,
 ): Promise<string | undefined> {
-	const id = fingerprint(
-		`${baseUrlOf(credentials)}\n${String(credentials.apiKey ?? '')}\n${String(credentials.sessionToken ?? '')}`,
-	);
+	const id = credentialId(credentials);
 	let known = portals.get(id);
 	if (!known) {
 		if (portals.size >= MAX_REMEMBERED_PORTALS) portals.clear();

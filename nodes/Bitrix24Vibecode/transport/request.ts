@@ -8,7 +8,7 @@ import type {
 } from 'n8n-workflow';
 
 import { failureFromNetworkError, failureFromResponse, isAmbiguous, type Failure } from './failure';
-import { pacerFor, type Pacer, type Turn } from './pacer';
+import { fingerprint, pacerFor, type Pacer, type Turn } from './pacer';
 
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
 
@@ -20,6 +20,13 @@ export type HttpContext = IExecuteFunctions | IExecuteSingleFunctions | ILoadOpt
 export function baseUrlOf(credentials: IDataObject): string {
 	return String(credentials.baseUrl ?? '').replace(/\/+$/, '');
 }
+
+/**
+ * A credential as process-wide memories know it (the portal, the trigger list): base URL, key and
+ * session, hashed so that no secret is kept.
+ */
+export const credentialId = (credentials: IDataObject) =>
+	fingerprint(`${baseUrlOf(credentials)}\n${String(credentials.apiKey ?? '')}\n${String(credentials.sessionToken ?? '')}`);
 
 /** The pace of the credential's key, shared by every execution in this process. */
 export function pacerOf(credentials: IDataObject): Pacer {

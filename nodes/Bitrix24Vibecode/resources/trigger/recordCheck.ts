@@ -1,9 +1,8 @@
 import type { IDataObject } from 'n8n-workflow';
 
-import { send } from '../../transport/request';
 import { searchPathOf, type EntityType } from './entityTypes';
 import type { FireInput } from './fireInput';
-import { retryPolicy, type Run } from './run';
+import { checkRead, type Run } from './run';
 
 /** IDs one search asks about: a page of Vibecode's search. */
 const PER_SEARCH = 50;
@@ -13,27 +12,11 @@ export const recordKey = ({ entityType, entityId }: Pick<FireInput, 'entityType'
 
 /** The IDs among `ids` that exist, or undefined when the search could not tell. */
 async function existing(run: Run, type: EntityType, ids: number[]): Promise<Set<number> | undefined> {
-	const { baseURL, headers, timeout, proxy, skipSslCertificateValidation } = run.defaults;
-	const request = {
-		method: 'POST' as const,
-		url: searchPathOf(type),
-		body: { filter: { id: { $in: ids } }, select: ['id'], limit: PER_SEARCH },
-		baseURL,
-		headers,
-		timeout,
-		proxy,
-		skipSslCertificateValidation,
-	};
-	try {
-		// Without the run's stop: a search that fails leaves its records unchecked, it stops nothing.
-		const paced = { pacer: run.paced.pacer, turn: run.paced.turn };
-		const sent = await send.call(run.context, paced, request, retryPolicy(run.options, { write: false }));
-		const data = sent.failure ? undefined : sent.body.data;
-		if (!Array.isArray(data)) return undefined;
-		return new Set((data as IDataObject[]).map((record) => Number(record?.id)));
-	} catch {
-		return undefined;
-	}
+	const body = { filter: { id: { $in: ids } }, select: ['id'], limit: PER_SEARCH };
+	const sent = await checkRead(run, { method: 'POST', url: searchPathOf(type), body });
+	const data = sent && !sent.failure ? sent.body.data : undefined;
+	if (!Array.isArray(data)) return undefined;
+	return new Set((data as IDataObject[]).map((record) => Number(record?.id)));
 }
 
 /**

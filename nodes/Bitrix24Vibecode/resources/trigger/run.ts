@@ -11,7 +11,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { readOptions, type Options } from '../../shared/options';
 import type { Turn } from '../../transport/pacer';
-import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, type Paced, type RetryPolicy } from '../../transport/request';
+import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, send, type Paced, type RetryPolicy, type Sent } from '../../transport/request';
 
 // The gateway counts arrivals in a sliding window; starting exactly at the limit would let
 // network jitter push one request per window over it.
@@ -115,6 +115,20 @@ export function retryPolicy(options: Options, { write }: { write: boolean }): Re
 		maxRateLimitWaitSeconds: options.maxRateLimitWaitSeconds,
 		ambiguousRetries: !write || options.retryAmbiguousFires ? AMBIGUOUS_RETRIES : 0,
 	};
+}
+
+/**
+ * A read a check of the run makes before the fires (the trigger list, a record search): under
+ * the key's pace but without the run's stop, since a check that cannot read skips, it stops
+ * nothing. Undefined when the run was cancelled first.
+ */
+export async function checkRead(run: Run, request: IHttpRequestOptions): Promise<Sent | undefined> {
+	const paced = { pacer: run.paced.pacer, turn: run.paced.turn };
+	try {
+		return await send.call(run.context, paced, { ...run.defaults, ...request }, retryPolicy(run.options, { write: false }));
+	} catch {
+		return undefined;
+	}
 }
 
 /** Runs `work` with the execution's cancel signal dropping the run's unsent requests. */

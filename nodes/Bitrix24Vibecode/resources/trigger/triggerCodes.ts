@@ -4,9 +4,8 @@ import { NodeOperationError } from 'n8n-workflow';
 import { shown } from '../../shared/shown';
 import { systemClock } from '../../transport/clock';
 import type { Failure } from '../../transport/failure';
-import { fingerprint } from '../../transport/pacer';
-import { send } from '../../transport/request';
-import { retryPolicy, type Run } from './run';
+import { credentialId } from '../../transport/request';
+import { checkRead, type Run } from './run';
 
 /** The application's triggers: List Triggers, the Trigger field's list and the code check read it. */
 export const TRIGGER_LIST: IHttpRequestOptions = { method: 'GET', url: '/v1/triggers' };
@@ -41,11 +40,9 @@ const MAX_REMEMBERED = 1000;
 /** Lists read lately, by credential (key and session): at steady state a run reads none. */
 const remembered = new Map<string, { at: number; registered: Registered[] }>();
 
-const credentialOf = (credentials: IDataObject) =>
-	fingerprint(`${String(credentials.baseUrl ?? '')}\n${String(credentials.apiKey ?? '')}\n${String(credentials.sessionToken ?? '')}`);
 
 /** Drops the credential's remembered list: Bitrix24 refused a code it had. */
-export const forgetTriggerList = (run: Run) => remembered.delete(credentialOf(run.credentials));
+export const forgetTriggerList = (run: Run) => remembered.delete(credentialId(run.credentials));
 
 /** A refusal of the key or the session (401, 402), which every fire of the run would meet too. */
 const refusesFiresToo = (failure: Failure) => failure.httpCode === '401' || failure.httpCode === '402';
@@ -55,28 +52,19 @@ const refusesFiresToo = (failure: Failure) => failure.httpCode === '401' || fail
  * A failure never stops a fire by guessing: only a refusal of the key or session is reported.
  */
 export async function triggerList(run: Run, { fresh }: { fresh: boolean }): Promise<TriggerList> {
-	const id = credentialOf(run.credentials);
+	const id = credentialId(run.credentials);
 	const known = remembered.get(id);
 	if (!fresh && known && systemClock.now() - known.at < REMEMBER_MS) return { registered: known.registered, remembered: true };
-	const { baseURL, timeout, proxy, skipSslCertificateValidation } = run.defaults;
-	const request = { ...TRIGGER_LIST, baseURL, headers: { Accept: 'application/json' }, timeout, proxy, skipSslCertificateValidation };
-	try {
-		// Without the run's stop: a list that cannot be read skips the check, it does not stop the fires.
-		const paced = { pacer: run.paced.pacer, turn: run.paced.turn };
-		const sent = await send.call(run.context, paced, request, retryPolicy(run.options, { write: false }));
-		if (sent.failure) return refusesFiresToo(sent.failure) ? { refusal: sent.failure } : undefined;
-		const data = sent.body.data;
-		if (!Array.isArray(data)) return undefined;
-		const registered = (data as IDataObject[])
-			.filter((t) => t && (typeof t.CODE === 'string' || typeof t.CODE === 'number'))
-			.map((t) => ({ code: String(t.CODE), name: typeof t.NAME === 'string' ? t.NAME : '' }));
-		if (remembered.size >= MAX_REMEMBERED) remembered.clear();
-		remembered.set(id, { at: systemClock.now(), registered });
-		return { registered, remembered: false };
-	} catch {
-		// Cancelled, or anything else: no list, no check. A cancelled run sends nothing anyway.
-		return undefined;
-	}
+	const sent = await checkRead(run, TRIGGER_LIST);
+	if (sent?.failure) return refusesFiresToo(sent.failure) ? { refusal: sent.failure } : undefined;
+	const data = sent?.body.data;
+	if (!Array.isArray(data)) return undefined;
+	const registered = (data as IDataObject[])
+		.filter((t) => t && (typeof t.CODE === 'string' || typeof t.CODE === 'number'))
+		.map((t) => ({ code: String(t.CODE), name: typeof t.NAME === 'string' ? t.NAME : '' }));
+	if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+	remembered.set(id, { at: systemClock.now(), registered });
+	return { registered, remembered: false };
 }
 
 /** Edit distance (insertions, deletions, substitutions), case-insensitive. */
