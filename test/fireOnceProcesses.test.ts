@@ -19,9 +19,9 @@ const worker: { fireAt: typeof fireAt; loadPackage: typeof loadPackage } = {} as
 
 beforeAll(async () => {
 	await jest.isolateModulesAsync(async () => {
-		(require('./harness/deduplication') as typeof import('./harness/deduplication')).registerDeduplicationStore(store);
-		worker.fireAt = (require('./sandboxRun') as typeof import('./sandboxRun')).fireAt;
-		worker.loadPackage = (require('./harness/loadPackage') as typeof import('./harness/loadPackage')).loadPackage;
+		(await import('./harness/deduplication')).registerDeduplicationStore(store);
+		worker.fireAt = (await import('./sandboxRun')).fireAt;
+		worker.loadPackage = (await import('./harness/loadPackage')).loadPackage;
 		// Loads the package into this registry while it is the one jest requires from.
 		await worker.loadPackage();
 		await worker.fireAt(box.sandbox, [{ id: 1 }], { apiKey: freshKey(box.sandbox), options: FAST });
