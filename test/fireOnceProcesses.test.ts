@@ -12,7 +12,8 @@ import { fireAt, useSandbox } from './sandboxRun';
 // both are given the one store, which is not atomic (./harness/deduplication). Oracle: issue
 // 17 — "executions on different workers recording different keys at the same time must not
 // erase each other's keys"; 40 different keys at once over two workers, then all 40 again,
-// fire 40 times (a version without the check after the fires fired 44 in a real n8n).
+// fire 40 times (a version without the check after the fires fired 44 in a real n8n); the same
+// key delivered to both at the same moment fires once.
 const box = useSandbox();
 const store = registerDeduplicationStore(new MemoryDeduplicationStore());
 const worker: { fireAt: typeof fireAt; loadPackage: typeof loadPackage } = {} as never;
@@ -48,6 +49,20 @@ test('40 different keys at once over two processes, then all 40 again, fire 40 t
 	expect(firedTwice(box.sandbox)).toEqual([]);
 	expect(first.map((result) => result.main[0]?.json.success)).toEqual(Array(40).fill(true));
 	expect(again.map((result) => result.main[0]?.json.skipped)).toEqual(Array(40).fill(true));
+});
+
+test('the same key delivered to both processes at the same moment, 20 times over: each key fires once, the other delivery says skipped', async () => {
+	const apiKey = freshKey(box.sandbox);
+	const options = { ...ONCE, fireOnceKey: '={{ $json.paymentId }}' };
+	const answers = [];
+	for (let round = 1; round <= 20; round++) {
+		const delivery = [{ id: round, paymentId: `pay_${round}` }];
+		const both = await Promise.all([fireAt, worker.fireAt].map(async (run) => await run(box.sandbox, delivery, { apiKey, options })));
+		answers.push(both.map((result) => (result.main[0].json.success ? 'fired' : result.main[0].json.skipped ? 'skipped' : 'other')).sort());
+	}
+
+	expect(fired()).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+	expect(answers).toEqual(Array(20).fill(['fired', 'skipped']));
 });
 
 test('one bulk execution in each process at once, different records: each keeps all its keys', async () => {

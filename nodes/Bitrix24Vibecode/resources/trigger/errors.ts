@@ -274,6 +274,9 @@ export const fireOnceStoreError = (node: INode, itemIndex: number, cause: unknow
 		description: `Nothing was fired, so the item is safe to run again. n8n said: "${shown((cause as Error)?.message ?? cause)}"`,
 	});
 
+/** Why a key could not be recorded, though the store answered: its writes kept being overwritten. */
+export const KEY_KEPT_ERASED = "other n8n processes' writes kept overwriting this node's record of fired keys";
+
 export const cancelledError = (node: INode, itemIndex: number) =>
 	new NodeOperationError(node, 'Not sent: the execution was cancelled', {
 		itemIndex,

@@ -11,13 +11,14 @@ import {
 	failedItem,
 	fireOnceStoreError,
 	fireOnceUnavailableError,
+	KEY_KEPT_ERASED,
 	missingRecordError,
 	SKIPPED_EARLIER,
 	skippedSameKey,
 	stopError,
 } from './errors';
 import { checkFireInput, type FireInput } from './fireInput';
-import { claimKeys, forgetKeys, keepKeys, onceKeyOf, onceStoreOf } from './fireOnce';
+import { confirmKeys, forgetKeys, onceKeyOf, onceStoreOf, recordKeys } from './fireOnce';
 import { atMostOnce, fireKey, recall } from './ledger';
 import { missingRecords, recordKey } from './recordCheck';
 import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
@@ -122,11 +123,12 @@ async function checkRecords(run: Run, items: Item[]): Promise<void> {
 
 /**
  * Fire Once Across Executions, before anything is sent: an item whose key another execution of
- * the node holds, or an earlier item of the run, is skipped; the rest are recorded, and kept
- * recorded while they are fired. Returns what to do after the fires: forget what did not reach
- * Bitrix24.
+ * the node holds, or an earlier item of the run, is skipped; the others' keys are recorded, and
+ * confirmed while the run checks its items (`confirmed`: the fires wait for it). `forget`, after
+ * the fires, forgets the keys of what did not reach Bitrix24.
  */
-async function claimOnce(run: Run, items: Item[]): Promise<() => Promise<void>> {
+async function claimOnce(run: Run, items: Item[]): Promise<{ confirmed: Promise<void>; forget(): Promise<void> }> {
+	const nothing = { confirmed: Promise.resolve(), forget: async () => {} };
 	const first = new Map<string, Item>();
 	for (const item of unsettled(items)) {
 		const earlier = first.get(item.onceKey as string);
@@ -134,26 +136,38 @@ async function claimOnce(run: Run, items: Item[]): Promise<() => Promise<void>> 
 		else first.set(item.onceKey as string, item);
 	}
 	const once = first.size ? onceStoreOf(run) : undefined;
+	const failAll = (error: (itemIndex: number) => Error) => {
+		for (const item of first.values()) if (!item.outcome) item.outcome = failed(error(item.itemIndex));
+	};
 	if (!once) {
-		for (const item of first.values()) item.outcome = failed(fireOnceUnavailableError(run.node, item.itemIndex));
-		return async () => {};
+		failAll((itemIndex) => fireOnceUnavailableError(run.node, itemIndex));
+		return nothing;
 	}
 	let taken: Set<string>;
 	try {
-		taken = await claimKeys(once, [...first.keys()]);
+		taken = await recordKeys(once, [...first.keys()]);
 	} catch (error) {
-		for (const item of first.values()) item.outcome = failed(fireOnceStoreError(run.node, item.itemIndex, error));
-		return async () => {};
+		failAll((itemIndex) => fireOnceStoreError(run.node, itemIndex, error));
+		return nothing;
 	}
+	for (const [key, item] of first) if (taken.has(key)) item.outcome = { skipped: SKIPPED_EARLIER };
 	const claimed = [...first.values()].filter((item) => !taken.has(item.onceKey as string));
-	for (const item of first.values()) if (taken.has(item.onceKey as string)) item.outcome = { skipped: SKIPPED_EARLIER };
-	const kept = keepKeys(run, once, claimed.map((item) => item.onceKey as string));
+	const confirmed = confirmKeys(once, claimed.map((item) => item.onceKey as string)).then(
+		(whose) => {
+			for (const item of claimed) {
+				const verdict = whose.get(item.onceKey as string);
+				if (verdict === 'another') item.outcome = { skipped: SKIPPED_EARLIER };
+				else if (verdict === 'unsure') item.outcome = failed(fireOnceStoreError(run.node, item.itemIndex, KEY_KEPT_ERASED));
+			}
+		},
+		(error) => {
+			for (const item of claimed) item.outcome ??= failed(fireOnceStoreError(run.node, item.itemIndex, error));
+		},
+	);
 	// A fire with no outcome (the run broke off) is kept: it may have been sent.
 	const notSent = (item: Item) => item.outcome?.error !== undefined && !item.outcome.mayHaveFired;
-	return async () => {
-		await kept;
-		await forgetKeys(run, once, claimed.filter(notSent).map((item) => item.onceKey as string));
-	};
+	const forget = async () => await forgetKeys(run, once, claimed.filter(notSent).map((item) => item.onceKey as string));
+	return { confirmed, forget };
 }
 
 async function fireOne(run: Run, item: Item, stopped: boolean, registered?: Registered[]): Promise<Outcome> {
@@ -216,11 +230,12 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 		}
 		const failedAny = () => items.some(({ outcome }) => outcome?.error);
 		// Skipped items cost no check; a claimed item that then fails one is forgotten again.
-		const settle = run.options.fireOnce && !(run.stopOnFailure && failedAny()) ? await claimOnce(run, items) : undefined;
+		const once = run.options.fireOnce && !(run.stopOnFailure && failedAny()) ? await claimOnce(run, items) : undefined;
 		try {
 			const registered = await checkTriggerCodes(run, items);
 			// In "Stop" mode a failure already ends the run: no record is looked up, nothing is sent.
 			if (!(run.stopOnFailure && failedAny())) await checkRecords(run, items);
+			await once?.confirmed;
 			const stopped = run.stopOnFailure && failedAny();
 			await Promise.all(
 				unsettled(items).map(async (item) => {
@@ -228,7 +243,7 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 				}),
 			);
 		} finally {
-			await settle?.();
+			await once?.forget();
 		}
 		return answer(run, items);
 	});
