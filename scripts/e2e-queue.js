@@ -147,6 +147,7 @@ function stopChild(child, graceMs = 15000) {
 }
 
 let cleaning = null;
+let aborted = false;
 function cleanup() {
 	cleaning ??= (async () => {
 		while (stops.length) {
@@ -168,6 +169,7 @@ function cleanup() {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 	process.on(signal, () => {
 		log(`e2e-queue: ${signal}, stopping everything`);
+		aborted = true;
 		cleanup().finally(() => process.exit(128 + (os.constants.signals[signal] || 1)));
 	});
 }
@@ -303,6 +305,7 @@ const results = [];
 const measured = {};
 
 async function check(name, fn) {
+	if (aborted) return;
 	const t0 = Date.now();
 	try {
 		const note = await fn();
@@ -416,10 +419,12 @@ async function main() {
 		}
 		// /healthz/readiness and REST answer before the production webhooks are registered: a
 		// CORS preflight answers 204 once the path is registered (404 before), and runs nothing.
+		let probes = 0;
 		for (const file of fs.readdirSync(WORKFLOW_DIR).filter((f) => f.endsWith('.json'))) {
 			const wf = JSON.parse(fs.readFileSync(path.join(WORKFLOW_DIR, file), 'utf8'));
 			const hookPath = wf.nodes.find((n) => n.type === 'n8n-nodes-base.webhook').parameters.path;
 			await waitFor(`webhook ${hookPath}`, async () => {
+				probes++;
 				const res = await fetch(`${mainUrl}/webhook/${hookPath}`, {
 					method: 'OPTIONS',
 					headers: { origin: 'http://localhost', 'access-control-request-method': 'POST' },
@@ -427,6 +432,7 @@ async function main() {
 				return res.status === 204;
 			}, { child: all, timeoutMs: 60000 });
 		}
+		log(`  the five production webhooks answer (${probes} preflight probes)`);
 	});
 	measured.startupSeconds = Math.round((Date.now() - tInfra) / 1000);
 
@@ -637,9 +643,11 @@ async function main() {
 		assert.match(String(r.error.description), /Fire Once Across Executions/, 'the stop error points to Fire Once Across Executions');
 		assert.equal(r.retryStatus, 'success', 'the retry succeeds');
 		assert.deepEqual([...r.total.values()], [2, 2, 2, 2, 1, 1], 'the documented behaviour: the retry fired 1–4 again');
+		const out = r.retryData.resultData.runData['Fire Trigger']?.[0]?.data?.main?.[0]?.map((i) => i.json) ?? [];
+		assert.deepEqual(out.map((j) => j.success), [true, true, true, true, true, true], 'the retry answered six fires');
 	});
 
-	await check('no "Unrecognized node type" in the worker logs; main ran no execution', async () => {
+	await check('no "Unrecognized node type" in the worker logs after all cases', async () => {
 		assert.deepEqual(unrecognized(), []);
 	});
 
@@ -656,7 +664,7 @@ async function run() {
 		log(`e2e-queue: ${err.stack || err}`);
 	} finally {
 		if (fatal || results.some((r) => !r.ok)) {
-			for (const file of logFiles) log(`--- last lines of ${path.basename(file)}:\n${tail(file, 15)}`);
+			for (const file of logFiles.filter((f) => f.endsWith('.log') && path.basename(f).startsWith('n8n-'))) log(`--- last lines of ${path.basename(file)}:\n${tail(file, 15)}`);
 		}
 		await cleanup();
 	}
