@@ -50,7 +50,7 @@ function sh(cmd, args, { env = process.env, cwd, timeoutMs = 300000, allowFailur
 }
 
 /** Runs a command as the `postgres` user when this script runs as root (initdb refuses root). */
-const asPostgres = (cmd, args, opts) => (IS_ROOT ? sh('runuser', ['-u', 'postgres', '--', cmd, ...args], opts) : sh(cmd, args, opts));
+const asPostgres = (cmd, args, opts) => (IS_ROOT ? sh(which('runuser') || 'runuser', ['-u', 'postgres', '--', cmd, ...args], opts) : sh(cmd, args, opts));
 
 function which(name) {
 	for (const dir of (process.env.PATH || '').split(path.delimiter).concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])) {
@@ -307,15 +307,18 @@ const measured = {};
 async function check(name, fn) {
 	if (aborted) return;
 	const t0 = Date.now();
+	// what a case wants shown under its result line
+	const details = [];
 	try {
-		const note = await fn();
+		const note = await fn((line) => details.push(line));
 		results.push({ name, ok: true });
 		log(`  ok    ${name} (${local.elapsed(t0)})${note ? ` — ${note}` : ''}`);
 	} catch (err) {
 		results.push({ name, ok: false });
 		log(`  FAIL  ${name} (${local.elapsed(t0)}): ${err.message}`);
-		if (err instanceof assert.AssertionError && err.operator === 'match') log(`        actual: ${JSON.stringify(err.actual)}`);
+		if (err instanceof assert.AssertionError && err.operator === 'match') details.push(`actual: ${JSON.stringify(err.actual)}`);
 	}
+	for (const line of details) log(`        ${line}`);
 }
 
 /** How many times the sandbox applied a fire for each of `ids` (deals, payment_received). */
@@ -337,7 +340,6 @@ function assertFiredTimes(sb, ids, times, what) {
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
 
 async function main() {
-	const started = Date.now();
 	await local.buildPackage();
 	await local.ensureN8n();
 	const { pgBin, redis: redisBin } = await ensureServices();
@@ -541,7 +543,7 @@ async function main() {
 		return `workers ${first.worker} then ${second.worker}`;
 	});
 
-	await check('d2. Fire Once: 40 payments at once, then all 40 again at once → 40 fires', async () => {
+	await check('d2. Fire Once: 40 payments at once, then all 40 again at once → 40 fires', async (detail) => {
 		sb.reset();
 		const bodies = range(410001, 40).map((dealId) => ({ paymentId: `pay-d2-${dealId}-${crypto.randomUUID()}`, dealId }));
 		const wave1 = await Promise.all(bodies.map((b) => hook('e2e-queue-once', b)));
@@ -553,7 +555,7 @@ async function main() {
 		const twice = [...counts.values()].filter((n) => n > 1).length;
 		const never = [...counts.values()].filter((n) => n === 0).length;
 		measured.d2 = { fires, afterFirstWave: afterFirst, firedTwice: twice, neverFired: never, failedCalls, wave1Workers: workersOf(wave1), wave2Workers: workersOf(wave2) };
-		log(`        measured: ${JSON.stringify(measured.d2)}`);
+		detail(`measured: ${JSON.stringify(measured.d2)}`);
 		wave1.forEach((a, i) => okAnswer(a, `first wave, payment ${i + 1}`));
 		wave2.forEach((a, i) => okAnswer(a, `second wave, payment ${i + 1}`));
 		assert.deepEqual(workersOf(wave1), ['w1', 'w2'], 'the first wave ran on both workers');
@@ -564,7 +566,7 @@ async function main() {
 	});
 
 	// (e) MEASURE: the same key in two simultaneous calls, on different workers
-	await check('e. measure: one payment in two simultaneous calls, 30 rounds (not a pass/fail check)', async () => {
+	await check('e. measure: one payment in two simultaneous calls, 30 rounds (not a pass/fail check)', async (detail) => {
 		sb.reset();
 		const m = { rounds: 30, differentWorkers: 0, sameWorker: 0, firedTwiceDifferentWorkers: 0, firedTwiceSameWorker: 0, neverFired: 0, failedCalls: 0 };
 		for (let round = 0; round < m.rounds; round++) {
@@ -580,7 +582,7 @@ async function main() {
 			if (n === 0) m.neverFired++;
 		}
 		measured.e = m;
-		log(`        measured: ${JSON.stringify(m)}`);
+		detail(`measured: ${JSON.stringify(m)}`);
 		return `fired twice: ${m.firedTwiceDifferentWorkers} of ${m.differentWorkers} rounds on different workers, ${m.firedTwiceSameWorker} of ${m.sameWorker} on one worker`;
 	});
 
@@ -621,10 +623,10 @@ async function main() {
 	}
 	const countsText = (counts) => [...counts.values()].join(',');
 
-	await check('g1. Retry (Fire Once on): the retry fires only what was never sent', async () => {
+	await check('g1. Retry (Fire Once on): the retry fires only what was never sent', async (detail) => {
 		const deals = range(700001, 6);
 		const r = await failThenRetry('vibeQueueRetry01', 'e2e-queue-retry-once', deals);
-		log(`        fires after the failed run: ${countsText(r.firstRun)}; after the retry: ${countsText(r.total)} (execution ${r.failedId} → retry ${r.retriedId}: ${r.retryStatus})`);
+		detail(`fires after the failed run: ${countsText(r.firstRun)}; after the retry: ${countsText(r.total)} (execution ${r.failedId} → retry ${r.retriedId}: ${r.retryStatus})`);
 		assert.deepEqual([...r.firstRun.values()], [1, 1, 1, 1, 0, 0], 'the failed run: deals 1–4 applied (the 4th ambiguous), 5–6 never sent');
 		assert.match(String(r.error.message), /did not answer/i, 'the stop error is the ambiguous fire');
 		assert.equal(r.retryStatus, 'success', 'the retry succeeds');
@@ -633,12 +635,12 @@ async function main() {
 		assert.deepEqual(out.map((j) => (j.skipped ? 'skipped' : j.success)), ['skipped', 'skipped', 'skipped', 'skipped', true, true], 'the retry skipped 1–4 and fired 5–6');
 	});
 
-	await check('g2. Retry (Fire Once off): the stop error tells so; the retry fires 1–4 again', async () => {
+	await check('g2. Retry (Fire Once off): the stop error tells so; the retry fires 1–4 again', async (detail) => {
 		const deals = range(710001, 6);
 		const r = await failThenRetry('vibeQueueRetry00', 'e2e-queue-retry-plain', deals);
 		measured.g2 = { afterFailedRun: countsText(r.firstRun), afterRetry: countsText(r.total), retryStatus: r.retryStatus };
-		log(`        fires after the failed run: ${countsText(r.firstRun)}; after the retry: ${countsText(r.total)} (execution ${r.failedId} → retry ${r.retriedId}: ${r.retryStatus})`);
-		log(`        stop error: ${r.error.message} — ${r.error.description}`);
+		detail(`fires after the failed run: ${countsText(r.firstRun)}; after the retry: ${countsText(r.total)} (execution ${r.failedId} → retry ${r.retriedId}: ${r.retryStatus})`);
+		detail(`stop error: ${r.error.message} — ${r.error.description}`);
 		assert.deepEqual([...r.firstRun.values()], [1, 1, 1, 1, 0, 0], 'the failed run: deals 1–4 applied (the 4th ambiguous), 5–6 never sent');
 		assert.match(String(r.error.description), /Fire Once Across Executions/, 'the stop error points to Fire Once Across Executions');
 		assert.equal(r.retryStatus, 'success', 'the retry succeeds');
@@ -650,8 +652,6 @@ async function main() {
 	await check('no "Unrecognized node type" in the worker logs after all cases', async () => {
 		assert.deepEqual(unrecognized(), []);
 	});
-
-	measured.totalSeconds = Math.round((Date.now() - started) / 1000);
 }
 
 async function run() {
@@ -670,7 +670,14 @@ async function run() {
 	}
 	const passed = results.filter((r) => r.ok).length;
 	const failed = results.length - passed + (fatal ? 1 : 0);
-	log(`e2e-queue: measured ${JSON.stringify(measured)}`);
+	log('e2e-queue: measured:');
+	if (measured.startupSeconds) log(`  PostgreSQL, Redis, imports, n8n main + 2 workers up: ${measured.startupSeconds}s`);
+	if (measured.d2) log(`  (d) 40 payments at once, then again at once, Fire Once on: ${measured.d2.fires} fires (goal 40; ${measured.d2.afterFirstWave} after the first wave, ${measured.d2.failedCalls} failed calls)`);
+	if (measured.e) {
+		const e = measured.e;
+		log(`  (e) one payment in two simultaneous calls, ${e.rounds} rounds: fired twice in ${e.firedTwiceDifferentWorkers} of ${e.differentWorkers} rounds on different workers, ${e.firedTwiceSameWorker} of ${e.sameWorker} on one worker; never fired ${e.neverFired}; ${e.failedCalls} failed calls`);
+	}
+	if (measured.g2) log(`  (g) Retry with Fire Once off: fires per deal after the failed run ${measured.g2.afterFailedRun}, after the retry ${measured.g2.afterRetry}`);
 	log(`e2e-queue: took ${local.elapsed(started)}`);
 	log(`e2e-queue: ${passed} passed, ${failed} failed`);
 	if (failed || passed === 0) process.exitCode = 1;
