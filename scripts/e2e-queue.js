@@ -151,7 +151,7 @@ let aborted = false;
 function cleanup() {
 	cleaning ??= (async () => {
 		while (stops.length) {
-			// the n8n processes together, then Redis, PostgreSQL, the sandbox, the folder
+			// the n8n processes together, then the sandbox, Redis, PostgreSQL, the folder
 			const batch = [stops.pop()];
 			while (stops.length && stops[stops.length - 1].group && stops[stops.length - 1].group === batch[0].group) batch.push(stops.pop());
 			await Promise.all(
@@ -421,20 +421,24 @@ async function main() {
 		}
 		// /healthz/readiness and REST answer before the production webhooks are registered: a
 		// CORS preflight answers 204 once the path is registered (404 before), and runs nothing.
+		const preflight = (hookPath) =>
+			fetch(`${mainUrl}/webhook/${hookPath}`, {
+				method: 'OPTIONS',
+				headers: { origin: 'http://localhost', 'access-control-request-method': 'POST' },
+			}).then((res) => res.status);
 		let probes = 0;
 		for (const file of fs.readdirSync(WORKFLOW_DIR).filter((f) => f.endsWith('.json'))) {
 			const wf = JSON.parse(fs.readFileSync(path.join(WORKFLOW_DIR, file), 'utf8'));
 			const hookPath = wf.nodes.find((n) => n.type === 'n8n-nodes-base.webhook').parameters.path;
 			await waitFor(`webhook ${hookPath}`, async () => {
 				probes++;
-				const res = await fetch(`${mainUrl}/webhook/${hookPath}`, {
-					method: 'OPTIONS',
-					headers: { origin: 'http://localhost', 'access-control-request-method': 'POST' },
-				});
-				return res.status === 204;
+				return (await preflight(hookPath)) === 204;
 			}, { child: all, timeoutMs: 60000 });
 		}
-		log(`  the five production webhooks answer (${probes} preflight probes)`);
+		// the probe tells: a path nothing registered is refused
+		const unknown = await preflight('e2e-queue-no-such-webhook');
+		if (unknown === 204) throw new Error('a CORS preflight of an unregistered webhook answered 204: the readiness probe tells nothing');
+		log(`  the production webhooks answer (${probes} preflight probes; an unregistered path: ${unknown})`);
 	});
 	measured.startupSeconds = Math.round((Date.now() - tInfra) / 1000);
 
