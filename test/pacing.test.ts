@@ -166,6 +166,9 @@ test('the options shown in the editor are the defaults the node uses', async () 
 	expect(defaults).toEqual({
 		checkRecords: true,
 		checkTriggerCodes: true,
+		fireOnce: false,
+		fireOnceKey: '',
+		fireOnceMaxKeys: 10000,
 		maxConcurrent: 5,
 		maxRateLimitRetries: 5,
 		maxRateLimitWaitSeconds: 30,

@@ -16,6 +16,8 @@ const DEFAULTS = {
 	retryAmbiguousFires: false,
 	checkTriggerCodes: true,
 	checkRecords: true,
+	fireOnce: false,
+	fireOnceMaxKeys: 10000,
 };
 
 const LABELS: Record<string, string> = {
@@ -26,6 +28,8 @@ const LABELS: Record<string, string> = {
 	retryAmbiguousFires: 'Retry Failed Fires (May Fire Twice)',
 	checkTriggerCodes: 'Check Trigger Codes',
 	checkRecords: 'Check Records Exist',
+	fireOnce: 'Fire Once Across Executions',
+	fireOnceMaxKeys: 'Fire Once Keys Remembered',
 };
 
 describe('readOptions: accepted', () => {
@@ -42,6 +46,8 @@ describe('readOptions: accepted', () => {
 			retryAmbiguousFires: true,
 			checkTriggerCodes: false,
 			checkRecords: false,
+			fireOnce: true,
+			fireOnceMaxKeys: 50,
 		};
 		expect(readOptions(NODE, 0, typed)).toEqual(typed);
 	});

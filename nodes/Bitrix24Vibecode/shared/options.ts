@@ -11,6 +11,8 @@ export interface Options {
 	retryAmbiguousFires: boolean;
 	checkTriggerCodes: boolean;
 	checkRecords: boolean;
+	fireOnce: boolean;
+	fireOnceMaxKeys: number;
 }
 
 // The defaults are literals, as n8n's lint rules require; the node reads its defaults and
@@ -39,6 +41,35 @@ export const optionsDescription: INodeProperties = {
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
 				"Whether to check each item's trigger code against the triggers the OAuth application registered and fail an unknown code before it is sent, naming the closest registered codes (Bitrix24 refuses such a code item by item). The list is remembered for a minute per credential and read again when a code is not on it. Only with an application key and a session token; if the list cannot be read, the items are fired unchecked.",
+		},
+		{
+			displayName: 'Fire Once Across Executions',
+			name: 'fireOnce',
+			type: 'boolean',
+			default: false,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				"Whether to remember in n8n's database the key of every item this node fired, or may have fired, and skip an item whose key an earlier execution fired: a webhook delivered twice, n8n's Retry of a failed execution, another queue-mode worker. A skipped item goes to the main output with skipped: true and the reason. Fires that did not reach Bitrix24 are not remembered. Not available when AI Agent 2.2 or older calls the node as a tool.",
+		},
+		{
+			displayName: 'Fire Once Key',
+			name: 'fireOnceKey',
+			type: 'string',
+			default: '',
+			displayOptions: { show: { '/operation': ['fire'] } },
+			placeholder: 'e.g. {{ $json.body.paymentId }}',
+			description:
+				'With "Fire Once Across Executions": what makes two items the same event, per item, such as a payment ID. Empty: entity type, entity ID and trigger code, so this node fires a record\'s trigger once.',
+		},
+		{
+			displayName: 'Fire Once Keys Remembered',
+			name: 'fireOnceMaxKeys',
+			type: 'number',
+			typeOptions: { minValue: 1, maxValue: 100000, numberPrecision: 0 },
+			default: 10000,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				'With "Fire Once Across Executions": how many keys this node remembers; the oldest are forgotten first, and an item whose key was forgotten fires again',
 		},
 		{
 			displayName: 'Max Concurrent Requests',
@@ -89,7 +120,9 @@ export const optionsDescription: INodeProperties = {
 
 const fields = optionsDescription.options as INodeProperties[];
 
-export const DEFAULT_OPTIONS = Object.fromEntries(fields.map((f) => [f.name, f.default])) as unknown as Options;
+export const DEFAULT_OPTIONS = Object.fromEntries(
+	fields.filter((f) => f.type !== 'string').map((f) => [f.name, f.default]),
+) as unknown as Options;
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
@@ -123,7 +156,8 @@ export function readOptions(node: INode, itemIndex: number, raw: unknown): Optio
 	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
 	const options = { ...DEFAULT_OPTIONS } as unknown as IDataObject;
 	for (const field of fields) {
-		if (!(field.name in given)) continue;
+		// Text options (Fire Once Key) belong to each item: the run reads them item by item.
+		if (!(field.name in given) || field.type === 'string') continue;
 		const { value, rule } = checked(field, given[field.name]);
 		if (value === undefined) {
 			throw new NodeOperationError(node, `Invalid ${field.displayName} "${shown(given[field.name])}" in item ${itemIndex}`, {

@@ -254,6 +254,26 @@ export function missingRecordError(node: INode, itemIndex: number, record: { ent
 	return withCode(error, 'RECORD_NOT_FOUND');
 }
 
+/** Why an item was not fired under "Fire Once Across Executions"; it is not a failure. */
+export const SKIPPED_EARLIER =
+	'Not fired: an earlier execution of this node fired this Fire Once Key (or may have, after an unclear answer), or another execution is firing it now.';
+export const skippedSameKey = (firstIndex: number) => `Not fired: item ${firstIndex} of this run has the same Fire Once Key.`;
+
+/** Fire Once was asked for where n8n gives the node no deduplication store: nothing is sent. */
+export const fireOnceUnavailableError = (node: INode, itemIndex: number) =>
+	new NodeOperationError(node, `"Fire Once Across Executions" is not available here (item ${itemIndex})`, {
+		itemIndex,
+		description:
+			'Nothing was fired. n8n gives a node the record of what it fired only when it runs as a workflow step or as a tool of AI Agent 3 and newer; AI Agent 2.2 and older call their tools without it. Use a newer AI Agent version, or turn the option off.',
+	});
+
+/** n8n's deduplication store could not be read or written before the fire: nothing is sent. */
+export const fireOnceStoreError = (node: INode, itemIndex: number, cause: unknown) =>
+	new NodeOperationError(node, `Could not check "Fire Once Across Executions" in n8n's database (item ${itemIndex})`, {
+		itemIndex,
+		description: `Nothing was fired, so the item is safe to run again. n8n said: "${shown((cause as Error)?.message ?? cause)}"`,
+	});
+
 export const cancelledError = (node: INode, itemIndex: number) =>
 	new NodeOperationError(node, 'Not sent: the execution was cancelled', {
 		itemIndex,
@@ -333,12 +353,26 @@ function ranges(indices: number[]): string {
 	return parts.join(', ');
 }
 
-/** The error that stops a run names what became of the other items: a second run must not fire them again. */
-export function stopError(node: INode, itemIndex: number, error: Error, others: { fired: number[]; notSent: number[] }): Error {
+const RETRY_FIRES_AGAIN =
+	'Retrying this execution (Retry in the executions list) sends every item again, including those that fired or may have fired. To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions".';
+const RETRY_SKIPS_FIRED =
+	'Retrying this execution fires only the items that were not sent: "Fire Once Across Executions" skips those that fired or may have fired.';
+
+/**
+ * The error that stops a run names what became of the other items, and what n8n's Retry of the
+ * execution would do with them: a second run must not fire them again unknowingly.
+ */
+export function stopError(
+	node: INode,
+	itemIndex: number,
+	error: Error,
+	others: { fired: number[]; notSent: number[]; fireOnce: boolean; mayHaveFired: boolean },
+): Error {
 	const { fired, notSent } = others;
 	const summary = [
 		fired.length > 0 && `Fired before the stop: item${fired.length > 1 ? 's' : ''} ${ranges(fired)}.`,
 		notSent.length > 0 && `Not sent: item${notSent.length > 1 ? 's' : ''} ${ranges(notSent)}.`,
+		(fired.length > 0 || others.mayHaveFired) && (others.fireOnce ? RETRY_SKIPS_FIRED : RETRY_FIRES_AGAIN),
 	]
 		.filter(Boolean)
 		.join(' ');

@@ -1,10 +1,23 @@
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
+import { DEFAULT_OPTIONS } from '../../shared/options';
 import { isAmbiguous } from '../../transport/failure';
 import { TurnCancelled } from '../../transport/pacer';
 import { send, type Sent } from '../../transport/request';
-import { apiError, asNodeError, cancelledError, failedItem, missingRecordError, stopError } from './errors';
+import {
+	apiError,
+	asNodeError,
+	cancelledError,
+	failedItem,
+	fireOnceStoreError,
+	fireOnceUnavailableError,
+	missingRecordError,
+	SKIPPED_EARLIER,
+	skippedSameKey,
+	stopError,
+} from './errors';
 import { checkFireInput, type FireInput } from './fireInput';
+import { claimKeys, onceKeyOf, onceStoreOf, settleKeys } from './fireOnce';
 import { atMostOnce, fireKey, recall } from './ledger';
 import { missingRecords, recordKey } from './recordCheck';
 import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
@@ -13,15 +26,22 @@ import { canListTriggers, closestCodesText, forgetTriggerList, triggerList, unkn
 /** Where a fire goes. */
 const FIRE: { method: 'POST'; url: string } = { method: 'POST', url: '/v1/triggers/fire' };
 
-/** What became of one item: fired, or failed, and then whether it may have reached Bitrix24. */
-type Outcome = { fired: FireInput; error?: undefined } | { error: Error; fired?: undefined; mayHaveFired: boolean; notSent?: boolean };
+/**
+ * What became of one item: fired; skipped, since another execution or item has its Fire Once
+ * Key; or failed, and then whether it may have reached Bitrix24.
+ */
+type Outcome =
+	| { fired: FireInput; error?: undefined; skipped?: undefined }
+	| { skipped: string; fired?: undefined; error?: undefined }
+	| { error: Error; fired?: undefined; skipped?: undefined; mayHaveFired: boolean; notSent?: boolean };
 
-/** One item of the run on its way: its input, once checked, and its ledger key. */
+/** One item of the run on its way: its input, once checked, its ledger key and its Fire Once Key. */
 interface Item {
 	itemIndex: number;
 	raw: IDataObject;
 	input?: FireInput;
 	key?: string;
+	onceKey?: string;
 	outcome?: Outcome;
 }
 
@@ -57,6 +77,7 @@ function checkItems(run: Run): Item[] {
 			const entityIdMode = run.parameter('entityId.mode', itemIndex, 'id') as string;
 			item.input = checkFireInput(run.node, itemIndex, { ...raw, entityIdMode });
 			item.key = fireKey(run.node.name, itemIndex, item.input);
+			if (run.options.fireOnce) item.onceKey = onceKeyOf(run.node, itemIndex, run.parameter('options.fireOnceKey', itemIndex, ''), item.input);
 		} catch (error) {
 			if (run.stopOnFailure) throw asNodeError(run.node, itemIndex, error);
 			item.outcome = failed(error as Error);
@@ -99,6 +120,41 @@ async function checkRecords(run: Run, items: Item[]): Promise<void> {
 	}
 }
 
+/**
+ * Fire Once Across Executions, before anything is sent: an item whose key another execution of
+ * the node holds, or an earlier item of the run, is skipped; the rest are recorded. Returns a
+ * settling that, after the fires, forgets what did not reach Bitrix24.
+ */
+async function claimOnce(run: Run, items: Item[]): Promise<() => Promise<void>> {
+	const first = new Map<string, Item>();
+	for (const item of unsettled(items)) {
+		const earlier = first.get(item.onceKey as string);
+		if (earlier) item.outcome = { skipped: skippedSameKey(earlier.itemIndex) };
+		else first.set(item.onceKey as string, item);
+	}
+	const once = first.size ? onceStoreOf(run) : undefined;
+	if (!once) {
+		for (const item of first.values()) item.outcome = failed(fireOnceUnavailableError(run.node, item.itemIndex));
+		return async () => {};
+	}
+	let taken: Set<string>;
+	try {
+		taken = await claimKeys(once, [...first.keys()]);
+	} catch (error) {
+		for (const item of first.values()) item.outcome = failed(fireOnceStoreError(run.node, item.itemIndex, error));
+		return async () => {};
+	}
+	const claimed = [...first.values()].filter((item) => !taken.has(item.onceKey as string));
+	for (const item of first.values()) if (taken.has(item.onceKey as string)) item.outcome = { skipped: SKIPPED_EARLIER };
+	// A fire with no outcome (the run broke off) is kept: it may have been sent.
+	const reachedBitrix = (item: Item) => !item.outcome?.error || item.outcome.mayHaveFired;
+	return async () =>
+		await settleKeys(run, once, {
+			keep: claimed.filter(reachedBitrix).map((item) => item.onceKey as string),
+			release: claimed.filter((item) => !reachedBitrix(item)).map((item) => item.onceKey as string),
+		});
+}
+
 async function fireOne(run: Run, item: Item, stopped: boolean, registered?: Registered[]): Promise<Outcome> {
 	const input = item.input as FireInput;
 	try {
@@ -114,15 +170,20 @@ async function fireOne(run: Run, item: Item, stopped: boolean, registered?: Regi
 }
 
 /** One output item per input item; in "Stop" mode the first failure stops the node instead. */
-function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure'>, items: Item[]): INodeExecutionData[] {
+function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure' | 'options'>, items: Item[]): INodeExecutionData[] {
 	const stop = run.stopOnFailure ? items.find(({ outcome }) => outcome?.error && !outcome.notSent) : undefined;
 	if (stop) {
 		const fired = items.filter(({ outcome }) => outcome?.fired).map(({ itemIndex }) => itemIndex);
 		const notSent = items.filter(({ outcome }) => outcome?.error && outcome.notSent).map(({ itemIndex }) => itemIndex);
-		throw stopError(run.node, stop.itemIndex, stop.outcome?.error as Error, { fired, notSent });
+		const { error, mayHaveFired } = stop.outcome as Extract<Outcome, { error: Error }>;
+		throw stopError(run.node, stop.itemIndex, error, { fired, notSent, fireOnce: run.options.fireOnce, mayHaveFired });
 	}
-	return items.map(({ itemIndex, raw, input, outcome }) => {
+	return items.map(({ itemIndex, raw, input, onceKey, outcome }) => {
 		if (outcome?.fired) return { json: { success: true, ...outcome.fired }, pairedItem: { item: itemIndex } };
+		if (outcome?.skipped) {
+			const json = { success: false, skipped: true, reason: outcome.skipped, fireOnceKey: onceKey, ...input };
+			return { json, pairedItem: { item: itemIndex } };
+		}
 		const { error, mayHaveFired } = outcome as Extract<Outcome, { error: Error }>;
 		return failedItem(itemIndex, error, { asTool: run.asTool, fields: { ...(input ?? raw) }, fired: mayHaveFired ? 'maybe' : 'no' });
 	});
@@ -140,7 +201,7 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 		run = await openRun(source);
 	} catch (error) {
 		// A run that cannot open (options that cannot be used, no credential) fails every item, unsent.
-		const mode = { node: source.context.getNode(), ...answerMode(source.context) };
+		const mode = { node: source.context.getNode(), ...answerMode(source.context), options: DEFAULT_OPTIONS };
 		if (mode.stopOnFailure) throw asNodeError(mode.node, source.itemIndices[0], error);
 		const items = source.itemIndices.map((itemIndex) => ({ itemIndex, raw: {}, outcome: failed(error as Error) }));
 		return answer(mode, items);
@@ -152,16 +213,22 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 			const known = item.key && recall(run.tries, item.key);
 			if (known) item.outcome = outcomeOf(run, item, known);
 		}
-		const registered = await checkTriggerCodes(run, items);
 		const failedAny = () => items.some(({ outcome }) => outcome?.error);
-		// In "Stop" mode a failure already ends the run: no record is looked up, nothing is sent.
-		if (!(run.stopOnFailure && failedAny())) await checkRecords(run, items);
-		const stopped = run.stopOnFailure && failedAny();
-		await Promise.all(
-			unsettled(items).map(async (item) => {
-				item.outcome = await fireOne(run, item, stopped, registered);
-			}),
-		);
+		// Skipped items cost no check; a claimed item that then fails one is forgotten again.
+		const settle = run.options.fireOnce && !(run.stopOnFailure && failedAny()) ? await claimOnce(run, items) : undefined;
+		try {
+			const registered = await checkTriggerCodes(run, items);
+			// In "Stop" mode a failure already ends the run: no record is looked up, nothing is sent.
+			if (!(run.stopOnFailure && failedAny())) await checkRecords(run, items);
+			const stopped = run.stopOnFailure && failedAny();
+			await Promise.all(
+				unsettled(items).map(async (item) => {
+					item.outcome = await fireOne(run, item, stopped, registered);
+				}),
+			);
+		} finally {
+			await settle?.();
+		}
 		return answer(run, items);
 	});
 }
