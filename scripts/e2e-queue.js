@@ -188,6 +188,8 @@ async function startPostgres(pgBin, dir) {
 		const gid = Number((await sh('id', ['-g', 'postgres'])).out.trim());
 		fs.chmodSync(dir, 0o755);
 		for (const d of [pgDir, socketDir]) fs.chownSync(d, uid, gid);
+		const { code } = await asPostgres('test', ['-w', pgDir], { allowFailure: true });
+		if (code !== 0) throw new Error(`the postgres user cannot write to ${pgDir}: set TMPDIR to a folder every user can reach (such as /tmp)`);
 	}
 	const port = await local.pickPort(0);
 	const password = crypto.randomBytes(12).toString('hex');
@@ -421,7 +423,8 @@ async function main() {
 			await waitFor(`worker ${w.name} readiness`, async () => (await fetch(`http://127.0.0.1:${w.healthPort}/healthz/readiness`)).ok, { child: all, timeoutMs: 180000 });
 		}
 		// /healthz/readiness and REST answer before the production webhooks are registered: a
-		// CORS preflight answers 204 once the path is registered (404 before), and runs nothing.
+		// CORS preflight answers 204 once the path is registered (an error before: 500 seen here for a
+		// path nothing registered), and runs nothing.
 		const preflight = (hookPath) =>
 			fetch(`${mainUrl}/webhook/${hookPath}`, {
 				method: 'OPTIONS',
