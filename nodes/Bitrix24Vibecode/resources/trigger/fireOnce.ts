@@ -13,8 +13,9 @@ import type { Run } from './run';
 //   executions there never both see a key as new, and never erase each other's keys;
 // - across processes a write can erase keys another process wrote a moment before (it read
 //   the row before they were there). Every execution therefore checks its keys again after
-//   `settleMs` — longer than such a read-then-write takes — and records them again when they
-//   are gone, until a check finds them all. Removed keys are removed twice for the same reason.
+//   `settleMs`, longer than such a read-then-write takes, and records them again when they are
+//   gone, until a check finds them all (`keepKeys`). Forgotten keys are removed twice for the
+//   same reason (`forgetKeys`).
 // - two processes claiming the same key in the same instant both see it as new: the store
 //   cannot exclude that (the README says how often it was measured to happen).
 
@@ -93,23 +94,39 @@ export async function claimKeys(once: OnceStore, keys: string[]): Promise<Set<st
 }
 
 /**
- * After the fires: forgets the keys of fires that did not reach Bitrix24, so a later execution
- * sends them, and makes sure the others stayed recorded (see above). A failure of the store
- * here cannot undo a fire; it is logged.
+ * Makes sure claimed keys stayed recorded: a write of another process that read the row before
+ * the claim lands within one read-then-write, so a check `settleMs` later sees it, and records
+ * the keys again; a check that finds them all is final. Runs while the claimed items are fired.
+ * A failure of the store here cannot undo a fire; it is logged.
  */
-export async function settleKeys(run: Run, once: OnceStore, keys: { keep: string[]; release: string[] }): Promise<void> {
-	const { keep, release } = keys;
-	const forget = async () => release.length && (await call(once, async (store) => await store.removeProcessed(release, SCOPE, once.options)));
+export async function keepKeys(run: Run, once: OnceStore, keys: string[]): Promise<void> {
 	try {
-		await forget();
-		for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
-			await systemClock.sleep(Math.max(SETTLE_MS, 4 * once.slowestMs));
-			const erased = keep.length ? (await claimKeys(once, keep)).size < keep.length : false;
-			await forget();
-			if (!erased) return;
+		for (let round = 0; round < MAX_SETTLE_ROUNDS && keys.length; round++) {
+			await systemClock.sleep(settleMs(once));
+			if ((await claimKeys(once, keys)).size === keys.length) return;
 		}
-		run.context.logger?.warn(`Fire Once: keys of node "${run.node.name}" were erased ${MAX_SETTLE_ROUNDS} times by other n8n processes' writes`);
+		if (keys.length) warn(run, `keys were erased ${MAX_SETTLE_ROUNDS} times by other n8n processes' writes`);
 	} catch (error) {
-		run.context.logger?.warn(`Fire Once: n8n's deduplication store failed after the fires of node "${run.node.name}": ${(error as Error).message}`);
+		warn(run, `n8n's deduplication store failed after the claim: ${(error as Error).message}`);
 	}
 }
+
+/**
+ * Forgets the keys of fires that did not reach Bitrix24, so that a later execution sends them;
+ * twice, `settleMs` apart, since a write of another process that read the row before the
+ * removal would write the keys back.
+ */
+export async function forgetKeys(run: Run, once: OnceStore, keys: string[]): Promise<void> {
+	if (!keys.length) return;
+	const forget = async () => await call(once, async (store) => await store.removeProcessed(keys, SCOPE, once.options));
+	try {
+		await forget();
+		await systemClock.sleep(settleMs(once));
+		await forget();
+	} catch (error) {
+		warn(run, `n8n's deduplication store failed to forget fires that were not sent: ${(error as Error).message}`);
+	}
+}
+
+const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * once.slowestMs);
+const warn = (run: Run, text: string) => run.context.logger?.warn(`Fire Once Across Executions, node "${run.node.name}": ${text}`);

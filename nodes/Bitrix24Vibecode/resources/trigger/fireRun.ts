@@ -17,7 +17,7 @@ import {
 	stopError,
 } from './errors';
 import { checkFireInput, type FireInput } from './fireInput';
-import { claimKeys, onceKeyOf, onceStoreOf, settleKeys } from './fireOnce';
+import { claimKeys, forgetKeys, keepKeys, onceKeyOf, onceStoreOf } from './fireOnce';
 import { atMostOnce, fireKey, recall } from './ledger';
 import { missingRecords, recordKey } from './recordCheck';
 import { answerMode, openRun, retryPolicy, whileRunning, type Run, type RunSource } from './run';
@@ -122,8 +122,9 @@ async function checkRecords(run: Run, items: Item[]): Promise<void> {
 
 /**
  * Fire Once Across Executions, before anything is sent: an item whose key another execution of
- * the node holds, or an earlier item of the run, is skipped; the rest are recorded. Returns a
- * settling that, after the fires, forgets what did not reach Bitrix24.
+ * the node holds, or an earlier item of the run, is skipped; the rest are recorded, and kept
+ * recorded while they are fired. Returns what to do after the fires: forget what did not reach
+ * Bitrix24.
  */
 async function claimOnce(run: Run, items: Item[]): Promise<() => Promise<void>> {
 	const first = new Map<string, Item>();
@@ -146,13 +147,13 @@ async function claimOnce(run: Run, items: Item[]): Promise<() => Promise<void>> 
 	}
 	const claimed = [...first.values()].filter((item) => !taken.has(item.onceKey as string));
 	for (const item of first.values()) if (taken.has(item.onceKey as string)) item.outcome = { skipped: SKIPPED_EARLIER };
+	const kept = keepKeys(run, once, claimed.map((item) => item.onceKey as string));
 	// A fire with no outcome (the run broke off) is kept: it may have been sent.
-	const reachedBitrix = (item: Item) => !item.outcome?.error || item.outcome.mayHaveFired;
-	return async () =>
-		await settleKeys(run, once, {
-			keep: claimed.filter(reachedBitrix).map((item) => item.onceKey as string),
-			release: claimed.filter((item) => !reachedBitrix(item)).map((item) => item.onceKey as string),
-		});
+	const notSent = (item: Item) => item.outcome?.error !== undefined && !item.outcome.mayHaveFired;
+	return async () => {
+		await kept;
+		await forgetKeys(run, once, claimed.filter(notSent).map((item) => item.onceKey as string));
+	};
 }
 
 async function fireOne(run: Run, item: Item, stopped: boolean, registered?: Registered[]): Promise<Outcome> {
