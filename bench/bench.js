@@ -272,6 +272,37 @@ async function requestsPerRun() {
 	return rows;
 }
 
+/**
+ * Row 6: what "Fire Once Across Executions" costs, off and on side by side: one bulk execution,
+ * and single-item executions one after another (a webhook each), 50 ms per answer. n8n's store
+ * is the in-memory model of its row (test/harness/deduplication.js): a database's own time per
+ * call comes on top in a real n8n.
+ */
+async function fireOnceCost(n, executions) {
+	const { MemoryDeduplicationStore, registerDeduplicationStore } = require('../test/harness/deduplication');
+	registerDeduplicationStore(new MemoryDeduplicationStore());
+	const sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
+	const rows = [];
+	try {
+		for (const fireOnce of [false, true]) {
+			const key = `vibe_api_bench_once_${fireOnce}`;
+			sandbox.addKey(key);
+			const options = { requestsPerMinute: 1e6, maxConcurrent: 20, checkRecords: false, fireOnce };
+			// New records each time: with the option on, a record fired before would be skipped.
+			const from = fireOnce ? 100_001 : 1;
+			const bulk = await fireAll(sandbox.url, key, n, options, from);
+			const started = performance.now();
+			for (let i = 0; i < executions; i++) await fireAll(sandbox.url, key, 1, options, from + n + i);
+			const single = (performance.now() - started) / 1000;
+			rows.push({ fireOnce, bulk: n / bulk.seconds, single: executions / single, perExecution: single / executions });
+		}
+		if (sandbox.fires.length !== 2 * (n + executions)) throw new Error(`expected ${2 * (n + executions)} fires, got ${sandbox.fires.length}`);
+	} finally {
+		await sandbox.close();
+	}
+	return rows;
+}
+
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
@@ -327,6 +358,16 @@ async function main(argv) {
 	console.log('| --- | ---: | ---: | ---: | ---: |');
 	for (const r of costs) {
 		console.log(`| ${r.label} | ${r.items} | ${r.requests} | ${r.fires} | ${((r.requests - r.fires) / r.fires).toFixed(3)} |`);
+	}
+
+	const n6 = quick ? 300 : 2_000;
+	const executions = quick ? 20 : 50;
+	const once = await fireOnceCost(n6, executions);
+	console.log(`\n6. "Fire Once Across Executions" off and on: ${n6} items in one execution, then ${executions} one-item executions in turn; no limit, 50 ms per answer, 20 in flight\n`);
+	console.log('| Fire Once | bulk: fires per second | one-item executions per second | time per one-item execution |');
+	console.log('| --- | ---: | ---: | ---: |');
+	for (const r of once) {
+		console.log(`| ${r.fireOnce ? 'on' : 'off'} | ${r.bulk.toFixed(0)} | ${r.single.toFixed(1)} | ${(1000 * r.perExecution).toFixed(0)} ms |`);
 	}
 }
 
