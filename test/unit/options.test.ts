@@ -8,8 +8,8 @@ import { NODE, thrownBy } from './support';
 // as text are fine; an expression that gives nothing, a fraction where a whole number is
 // needed or a value out of range is an error naming the option)". Ranges: the editor's.
 
+// Requests per Minute has no default: unset, the key's own limit paces (issue 18).
 const DEFAULTS = {
-	requestsPerMinute: 300,
 	maxConcurrent: 5,
 	maxRateLimitRetries: 5,
 	maxRateLimitWaitSeconds: 30,

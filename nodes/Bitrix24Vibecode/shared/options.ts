@@ -4,7 +4,8 @@ import { NodeOperationError } from 'n8n-workflow';
 import { shown } from './shown';
 
 export interface Options {
-	requestsPerMinute: number;
+	/** A cap on the key's own limit; undefined: the key's limit. */
+	requestsPerMinute?: number;
 	maxConcurrent: number;
 	maxRateLimitRetries: number;
 	maxRateLimitWaitSeconds: number;
@@ -104,7 +105,7 @@ export const optionsDescription: INodeProperties = {
 			typeOptions: { minValue: 1, maxValue: 1000000 },
 			default: 300,
 			description:
-				"Requests are spread evenly to stay under this rate. Vibecode allows 300 per minute per key unless the key's limit was changed in the Vibecode dashboard. All workflows that use the same key share one pace; each request keeps the rate set in its own node.",
+				"A cap on the pace. Without it the node paces each key at the limit Vibecode reports on every answer (300 per minute unless the key's limit was changed in the Vibecode dashboard), leaves their share to other n8n processes and apps using the key, and slows down while the Bitrix24 portal is overloaded. With it, this node's requests never go faster than this rate.",
 		},
 		{
 			displayName: 'Retry Failed Fires (May Fire Twice)',
@@ -120,8 +121,11 @@ export const optionsDescription: INodeProperties = {
 
 const fields = optionsDescription.options as INodeProperties[];
 
+/** Options that do nothing until the user adds them: their default is only what the field shows then. */
+const ONLY_WHEN_SET = new Set(['requestsPerMinute', 'fireOnceKey']);
+
 export const DEFAULT_OPTIONS = Object.fromEntries(
-	fields.filter((f) => f.type !== 'string').map((f) => [f.name, f.default]),
+	fields.filter((f) => !ONLY_WHEN_SET.has(f.name)).map((f) => [f.name, f.default]),
 ) as unknown as Options;
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;

@@ -1,15 +1,36 @@
 import { systemClock, type Clock } from './clock';
+import type { KeyWindow } from './keyWindow';
 
 /**
- * Paces requests per API key: starts are spaced evenly at "Requests per Minute" and at most
- * "Max Concurrent Requests" are in flight. One pacer per key lives for the whole n8n process,
- * so every execution that uses the key shares its pace.
+ * Paces requests per API key, at what the key's answers say and no faster:
+ * - starts are spaced evenly at the key's limit per minute (X-RateLimit-Limit; until an answer
+ *   tells it, the turn's own interval), or at the user's cap when it is lower;
+ * - other users of the key (another n8n process, another app) take their share of its window:
+ *   what the gateway counts beyond this process's own requests (X-RateLimit-Remaining) slows it
+ *   down in proportion, and a window with no room left waits for its reset;
+ * - a portal or gateway that struggles (502, 503, 504, answers slowing sharply) halves the rate
+ *   and the requests in flight, which then grow back by a little with every healthy answer
+ *   (additive increase, multiplicative decrease, as TCP does);
+ * - at most "Max Concurrent Requests" are in flight.
+ * One pacer per key lives for the whole n8n process, so every execution that uses the key
+ * shares its pace and what it learned.
  */
 export interface Turn {
+	/** The spacing the caller asks for: its cap when `capped`, else the pace until the key's limit is known. */
 	intervalMs: number;
+	/** The interval is the user's cap: the key's own limit never makes the caller go faster than it. */
+	capped?: boolean;
 	maxInFlight: number;
 	/** Whose request this is (a node run, a tool call): owners take turns, each in its own order. */
 	owner: object;
+}
+
+/** What one answer told about the key and the portal behind it. */
+export interface Answer extends KeyWindow {
+	/** When the request started (the pacer's clock). */
+	startedAt: number;
+	/** The portal or the gateway is struggling: 502, 503, 504, a timeout. */
+	overloaded: boolean;
 }
 
 interface Waiter extends Turn {
@@ -60,6 +81,29 @@ class Queue<T> {
 }
 
 const MAX_NAP_MS = 1000;
+/** The gateway counts per minute (a sliding window), unless an answer shows another length. */
+const WINDOW_MS = 60_000;
+const MIN_WINDOW_MS = 1_000;
+const MAX_WINDOW_MS = 3_600_000;
+// Starting exactly at the limit would let network jitter push one request per window over it.
+const PACE_MARGIN = 1.02;
+/** The least share of the key this process keeps however busy others keep it. */
+const MIN_SHARE = 0.1;
+/** How far back paces are read: at least this long, and at least this many of the key's intervals. */
+const TREND_MS = 5_000;
+const TREND_INTERVALS = 10;
+/** Multiplicative decrease, its floor, and the additive increase per healthy answer (requests per second). */
+const BACK_OFF = 0.5;
+const MIN_FACTOR = 1 / 8;
+const GROW_PER_ANSWER = 0.02;
+/** After a cut: no second cut for this long (its in-flight answers tell nothing new), and a pause of a few of the key's intervals, at most a second, to let the portal drain. */
+const CUT_QUIET_MS = 1000;
+const CUT_PAUSE_INTERVALS = 5;
+const MAX_CUT_PAUSE_MS = 1000;
+/** An answer this much slower than usual means the portal struggles. */
+const SLOW_FACTOR = 4;
+const SLOW_EXTRA_MS = 2000;
+const LATENCY_SAMPLES = 5;
 
 /** A turn given up before it came: nothing was sent. */
 export class TurnCancelled extends Error {
@@ -76,13 +120,41 @@ export class Pacer {
 
 	private inFlight = 0;
 
-	private nextStartAt = 0;
+	private lastStartAt = -Infinity;
+
+	private holdUntil = 0;
+
+	/** The key's limit per window, once an answer told it. */
+	private limit: number | undefined;
+
+	/** The length of the key's window: a minute, or what an answer into an empty window showed. */
+	private windowMs = WINDOW_MS;
+
+	/** The window as the last answer saw it, and how many of the gateway's count there were others'. */
+	private window: { remaining: number; resetAtMs: number; seenAt: number; others: number } | undefined;
+
+	/** This process's starts on the key in the last minute, oldest first. */
+	private readonly starts: number[] = [];
+
+	/**
+	 * When others' requests reached the key, as far as the answers tell, oldest first: what their
+	 * count in the window grew by since the last answer, beyond what this record says is still in
+	 * it. Their count at the first answer is spread over the minute before it.
+	 */
+	private readonly othersArrived: Array<{ at: number; n: number }> = [];
+
+	/** How much of the key's rate the portal takes now (1: all of it). */
+	private factor = 1;
+
+	private lastCutAt = -Infinity;
+
+	private latency = { mean: 0, samples: 0 };
 
 	private pumping = false;
 
 	private wake: (() => void) | undefined;
 
-	constructor(private readonly clock: Clock = systemClock) {}
+	constructor(readonly clock: Clock = systemClock) {}
 
 	/** Resolves when the request may start; `retry` turns go before items that never started. */
 	async acquire(turn: Turn, retry = false): Promise<void> {
@@ -106,7 +178,112 @@ export class Pacer {
 
 	/** After a 429 nobody starts until the server's wait is over. */
 	holdFor(ms: number) {
-		this.nextStartAt = Math.max(this.nextStartAt, this.clock.now() + ms);
+		this.holdUntil = Math.max(this.holdUntil, this.clock.now() + ms);
+	}
+
+	/** Learns from an answer: the key's limit and window, and how the portal is doing. */
+	observe(answer: Answer) {
+		const now = this.clock.now();
+		if (answer.limit !== undefined) this.limit = answer.limit;
+		// A window that held only this request resets when the request leaves it.
+		if (answer.remaining !== undefined && answer.remaining === (this.limit ?? 0) - 1 && answer.resetAtMs !== undefined && !answer.overloaded) {
+			this.windowMs = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, answer.resetAtMs - answer.startedAt));
+		}
+		if (answer.remaining !== undefined && this.limit !== undefined) {
+			const counted = Math.max(0, this.limit - answer.remaining);
+			const own = this.startsBetween(answer.startedAt - this.windowMs, answer.startedAt);
+			const others = Math.max(0, counted - own);
+			const first = this.window === undefined;
+			this.window = { remaining: answer.remaining, resetAtMs: answer.resetAtMs ?? now, seenAt: now, others };
+			this.recordOthers(now, others, first);
+		}
+		const latencyMs = now - answer.startedAt;
+		const { mean, samples } = this.latency;
+		const slow = samples >= LATENCY_SAMPLES && latencyMs > Math.max(SLOW_FACTOR * mean, mean + SLOW_EXTRA_MS);
+		if (answer.overloaded || slow) {
+			if (now - this.lastCutAt >= CUT_QUIET_MS) {
+				this.factor = Math.max(MIN_FACTOR, this.factor * BACK_OFF);
+				this.lastCutAt = now;
+				this.holdFor(Math.min(MAX_CUT_PAUSE_MS, (CUT_PAUSE_INTERVALS * 1000) / this.perSecond()));
+			}
+			return;
+		}
+		this.latency = { mean: samples ? mean + (latencyMs - mean) / Math.min(samples + 1, 20) : latencyMs, samples: samples + 1 };
+		if (this.factor < 1) this.factor = Math.min(1, this.factor + GROW_PER_ANSWER / this.perSecond());
+	}
+
+	/** The key's rate in requests per second: its limit when known, else the default Vibecode gives keys. */
+	private perSecond(): number {
+		return (this.limit ?? 300) / (this.windowMs / 1000);
+	}
+
+	private recordOthers(now: number, others: number, first: boolean) {
+		const arrived = this.othersArrived;
+		while (arrived.length && arrived[0].at <= now - this.windowMs) arrived.shift();
+		if (first) {
+			for (let i = 1; i <= 10 && others > 0; i++) arrived.push({ at: now - this.windowMs + (i * this.windowMs) / 10, n: others / 10 });
+			return;
+		}
+		const stillIn = arrived.reduce((sum, entry) => sum + entry.n, 0);
+		if (others !== stillIn) arrived.push({ at: now, n: others - stillIn });
+	}
+
+	/** How far back "lately" reaches: enough of the key's intervals to count more than a few requests. */
+	private trendMs(): number {
+		return Math.max(TREND_MS, (TREND_INTERVALS * 1000) / this.perSecond());
+	}
+
+	/** Others' requests per millisecond lately. */
+	private othersPace(now: number): number {
+		const trendMs = this.trendMs();
+		let n = 0;
+		for (let i = this.othersArrived.length - 1; i >= 0 && this.othersArrived[i].at > now - trendMs; i--) n += this.othersArrived[i].n;
+		return Math.max(0, n / trendMs);
+	}
+
+	private startsBetween(from: number, to: number): number {
+		let n = 0;
+		for (let i = this.starts.length - 1; i >= 0 && this.starts[i] > from; i--) if (this.starts[i] <= to) n++;
+		return n;
+	}
+
+	/**
+	 * The share of the key's rate this process may use: all of it unless others use it too, then
+	 * in proportion to its own pace and theirs lately (`trendMs`). A user that stopped shows at
+	 * once, long before its requests leave the window.
+	 */
+	private share(now: number): number {
+		const othersPace = this.othersPace(now);
+		if (othersPace === 0) return 1;
+		const trendMs = this.trendMs();
+		const ownPace = this.startsBetween(now - trendMs, now) / trendMs;
+		return Math.max(MIN_SHARE, ownPace / (ownPace + othersPace));
+	}
+
+	/** The spacing for a waiter now: the key's limit (or the caller's pace, before it is known), the cap, the share, the portal. */
+	private intervalOf(turn: Turn, now: number): number {
+		const keyInterval = this.limit === undefined ? turn.intervalMs : (this.windowMs / this.limit) * PACE_MARGIN;
+		const base = turn.capped ? Math.max(turn.intervalMs, keyInterval) : keyInterval;
+		return base / this.share(now) / this.factor;
+	}
+
+	private inFlightOf(turn: Turn): number {
+		return Math.max(1, Math.floor(turn.maxInFlight * this.factor));
+	}
+
+	/** When the key's window has room for one more request as far as this process knows; undefined: wait for an answer. */
+	private roomAt(now: number): number | undefined {
+		const window = this.window;
+		if (!window) return 0;
+		const since = this.startsBetween(window.seenAt, now);
+		const freed = now >= window.resetAtMs ? 1 : 0;
+		// Others may have taken room since the answer: as many as their pace gives them.
+		const takenByOthers = Math.ceil(this.othersPace(now) * (now - window.seenAt));
+		if (window.remaining - since - takenByOthers + freed >= 1) return 0;
+		if (window.resetAtMs > now) return window.resetAtMs;
+		// The reset has passed and its room was taken: the next answer tells more; with none
+		// awaited, one request goes and asks.
+		return this.inFlight > 0 ? undefined : 0;
 	}
 
 	/** Drops an owner's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */
@@ -147,20 +324,25 @@ export class Pacer {
 		try {
 			for (let queue = this.next(); queue; queue = this.next()) {
 				const waiter = queue.peek() as Waiter;
-				if (this.inFlight >= waiter.maxInFlight) {
+				const now = this.clock.now();
+				const room = this.roomAt(now);
+				if (this.inFlight >= this.inFlightOf(waiter) || room === undefined) {
 					await new Promise<void>((resolve) => (this.wake = resolve));
 					continue;
 				}
 				// Whole milliseconds: a sub-millisecond wait would still cost a timer tick per request.
-				// Naps of a second at most: a cancelled queue leaves no long timer behind.
-				const wait = Math.floor(this.nextStartAt - this.clock.now());
+				// Naps of a second at most: a cancelled queue leaves no long timer behind, and a
+				// pace that changes meanwhile is taken up.
+				const wait = Math.floor(Math.max(this.lastStartAt + this.intervalOf(waiter, now), this.holdUntil, room) - now);
 				if (wait > 0) {
 					await this.clock.sleep(Math.min(wait, MAX_NAP_MS));
 					continue;
 				}
 				this.take(queue);
 				this.inFlight++;
-				this.nextStartAt = this.clock.now() + waiter.intervalMs;
+				this.lastStartAt = now;
+				this.starts.push(now);
+				while (this.starts.length && this.starts[0] <= now - this.windowMs) this.starts.shift();
 				waiter.start();
 			}
 		} finally {

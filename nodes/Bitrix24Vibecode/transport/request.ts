@@ -8,6 +8,7 @@ import type {
 } from 'n8n-workflow';
 
 import { failureFromNetworkError, failureFromResponse, isAmbiguous, type Failure } from './failure';
+import { keyWindowOf } from './keyWindow';
 import { fingerprint, pacerFor, type Pacer, type Turn } from './pacer';
 
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
@@ -54,6 +55,11 @@ export interface RetryPolicy {
 /** The answer to one request, after the pace and any retries the policy allowed. */
 export type Sent = { body: IDataObject; failure?: undefined } | { failure: Failure };
 
+/** Answers that say the portal or the gateway is struggling: the key's pace backs off. */
+const OVERLOAD_CODES = new Set(['BITRIX_UNAVAILABLE', 'QUEUE_TIMEOUT', 'QUERY_LIMIT_EXCEEDED', 'TIMEOUT']);
+const overloaded = (failure: Failure | undefined) =>
+	failure !== undefined && (OVERLOAD_CODES.has(failure.code) || ['502', '503', '504'].includes(failure.httpCode));
+
 /** The wait before a retry, within the policy's bound; undefined when the server asks for longer. */
 function waitMs(failure: Failure, attempt: number, policy: RetryPolicy): number | undefined {
 	const boundMs = policy.maxRateLimitWaitSeconds * 1000;
@@ -76,6 +82,7 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
 	let ambiguous = 0;
 	for (let retry = false; ; retry = true) {
 		await pacer.acquire(turn, retry);
+		const startedAt = pacer.clock.now();
 		let failure: Failure | undefined;
 		try {
 			let response: IN8nHttpFullResponse | undefined;
@@ -90,6 +97,7 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
 			} catch (error) {
 				failure = failureFromNetworkError(error);
 			}
+			pacer.observe({ ...keyWindowOf(response?.headers, pacer.clock.now()), startedAt, overloaded: overloaded(failure) });
 			if (!failure) return { body: (response as IN8nHttpFullResponse).body as IDataObject };
 
 			if (failure.code === 'RATE_LIMITED' && rateLimited < policy.rateLimitRetries) {

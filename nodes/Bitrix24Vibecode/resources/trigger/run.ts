@@ -16,6 +16,8 @@ import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, send, type Paced, type RetryPolicy
 // The gateway counts arrivals in a sliding window; starting exactly at the limit would let
 // network jitter push one request per window over it.
 const PACE_MARGIN = 1.02;
+/** Vibecode's default limit per key: the pace until the key's first answer tells its own. */
+const DEFAULT_PER_MINUTE = 300;
 /** Reads, and fires whose user accepted a possible double run, get one more try. */
 const AMBIGUOUS_RETRIES = 1;
 
@@ -103,9 +105,14 @@ export async function openRun(source: RunSource): Promise<Run> {
 	return run;
 }
 
-/** An owner's turn at the options' pace: starts spaced at "Requests per Minute", "Max Concurrent Requests" in flight. */
+/**
+ * An owner's turn at the options' pace: "Requests per Minute" is a cap on the key's own limit
+ * (unset: the key's limit, assumed to be Vibecode's default until an answer tells it), "Max
+ * Concurrent Requests" in flight.
+ */
 export function turnOf(options: Options, owner: object): Turn {
-	return { intervalMs: (60_000 / options.requestsPerMinute) * PACE_MARGIN, maxInFlight: options.maxConcurrent, owner };
+	const perMinute = options.requestsPerMinute ?? DEFAULT_PER_MINUTE;
+	return { intervalMs: (60_000 / perMinute) * PACE_MARGIN, capped: options.requestsPerMinute !== undefined, maxInFlight: options.maxConcurrent, owner };
 }
 
 /** Which failures a request of the run may be resent after: a fire only where the user accepted it. */

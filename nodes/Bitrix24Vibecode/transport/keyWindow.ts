@@ -1,0 +1,36 @@
+import type { IDataObject } from 'n8n-workflow';
+
+/** What the gateway says of the key's rate window on an answer (X-RateLimit-* headers). */
+export interface KeyWindow {
+	/** The key's limit per minute. */
+	limit?: number;
+	/** Requests the window has room for now. */
+	remaining?: number;
+	/** When the window has room for one more (epoch ms). */
+	resetAtMs?: number;
+}
+
+function count(value: unknown): number | undefined {
+	const given = Array.isArray(value) ? value[0] : value;
+	const number = typeof given === 'number' ? given : typeof given === 'string' && given.trim() !== '' ? Number(given) : NaN;
+	return Number.isFinite(number) && number >= 0 ? number : undefined;
+}
+
+/**
+ * Reads the rate-limit headers of an answer. X-RateLimit-Reset is read as epoch seconds, epoch
+ * milliseconds or seconds from now, whichever its size says; an exact X-RateLimit-Reset-Ms wins.
+ */
+export function keyWindowOf(headers: IDataObject | undefined, now: number): KeyWindow {
+	if (!headers) return {};
+	const limit = count(headers['x-ratelimit-limit']);
+	const remaining = count(headers['x-ratelimit-remaining']);
+	const resetMs = count(headers['x-ratelimit-reset-ms']);
+	const reset = count(headers['x-ratelimit-reset']);
+	let resetAtMs: number | undefined = resetMs;
+	if (resetAtMs === undefined && reset !== undefined) resetAtMs = reset > 1e12 ? reset : reset > 1e9 ? reset * 1000 : now + reset * 1000;
+	return {
+		...(limit !== undefined && limit >= 1 && { limit: Math.floor(limit) }),
+		...(remaining !== undefined && { remaining: Math.floor(remaining) }),
+		...(resetAtMs !== undefined && { resetAtMs }),
+	};
+}
