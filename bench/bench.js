@@ -25,6 +25,25 @@ const fireParameters = (options) => ({
 
 const ids = (n, from = 1) => Array.from({ length: n }, (_, i) => ({ id: from + i }));
 
+/** How the node words a failure after which the trigger may already have fired (an ambiguous fire). */
+const MAY_HAVE_FIRED = /may already have fired/;
+
+/**
+ * The records of the node's error items that say the trigger may already have fired.
+ * @param {Array<{ json: Record<string, any> }>} errors the error output's items
+ * @returns {number[]}
+ */
+function mayHaveFired(errors) {
+	return errors
+		.filter(({ json }) => MAY_HAVE_FIRED.test(`${json.error?.hint ?? ''}\n${json.error?.description ?? ''}`))
+		.map(({ json }) => Number(json.error.entityId ?? json.id));
+}
+
+/**
+ * Fires records from..from+n-1 in one execution with the error output on.
+ * @returns {Promise<{ seconds: number, ok: number, ambiguous: number[] }>} `ambiguous`: the records of
+ * the "may have fired" error items
+ */
 async function fireAll(baseUrl, apiKey, n, options, from = 1, sessionToken = undefined) {
 	const started = performance.now();
 	const result = await runWorkflow({
@@ -35,7 +54,7 @@ async function fireAll(baseUrl, apiKey, n, options, from = 1, sessionToken = und
 	});
 	const seconds = (performance.now() - started) / 1000;
 	if (result.main.length + result.errors.length !== n) throw new Error('items were lost by the engine');
-	return { seconds, ok: result.main.length };
+	return { seconds, ok: result.main.length, ambiguous: mayHaveFired(result.errors) };
 }
 
 /**
@@ -100,35 +119,49 @@ function tally(sandbox, keyId, n) {
  */
 async function worker(job) {
 	const { url, apiKey, from, count, options } = JSON.parse(job);
-	const { seconds, ok } = await fireAll(url, apiKey, count, options, from);
-	console.log(JSON.stringify({ seconds, ok }));
+	const { seconds, ok, ambiguous } = await fireAll(url, apiKey, count, options, from);
+	console.log(JSON.stringify({ seconds, ok, ambiguous }));
 }
 
+/** @returns {Promise<{ seconds: number, ok: number, ambiguous: number[] }>} what the worker printed last */
 function spawnWorker(job) {
 	return new Promise((resolve, reject) => {
 		const child = spawn(process.execPath, [path.join(__dirname, '../scripts/bench.js'), '--worker', JSON.stringify(job)], {
-			stdio: ['ignore', 'ignore', 'inherit'],
+			stdio: ['ignore', 'pipe', 'inherit'],
 		});
+		let out = '';
+		child.stdout.on('data', (chunk) => (out += chunk));
 		child.on('error', reject);
-		child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`a worker exited with ${code}`))));
+		child.on('close', (code) => {
+			if (code !== 0) return reject(new Error(`a worker exited with ${code}`));
+			const last = out.trim().split('\n').pop();
+			try {
+				resolve(JSON.parse(last));
+			} catch {
+				reject(new Error(`a worker printed no result: ${out.slice(-200)}`));
+			}
+		});
 	});
 }
+
+/**
+ * `count` n8n processes at once, one key, `share` records each (1…share, share+1…, …).
+ * @returns {(url: string, key: string) => Promise<Array<{ seconds: number, ok: number, ambiguous: number[] }>>}
+ */
+const inProcesses = (count, share, options) => (url, key) =>
+	Promise.all(
+		Array.from({ length: count }, (_, index) => spawnWorker({ url, apiKey: key, from: 1 + index * share, count: share, options })),
+	);
 
 /** Row 2: several n8n processes fire with one key at once: each paces alone; the gateway's 429 keeps them in line. */
 function processes(n, count) {
 	const share = n / count;
-	const inProcesses = (options) => (url, key) =>
-		Promise.all(
-			Array.from({ length: count }, (_, index) =>
-				spawnWorker({ url, apiKey: key, from: 1 + index * share, count: share, options }),
-			),
-		);
 	const split = Math.floor(300 / count);
 	return underLimit(n, [
-		[`${count} processes, default options`, inProcesses({ maxRateLimitRetries: 20 })],
+		[`${count} processes, default options`, inProcesses(count, share, { maxRateLimitRetries: 20 })],
 		[
 			`${count} processes, Requests per Minute split (${split} each)`,
-			inProcesses({ requestsPerMinute: split, maxRateLimitRetries: 20 }),
+			inProcesses(count, share, { requestsPerMinute: split, maxRateLimitRetries: 20 }),
 		],
 	]);
 }
@@ -303,6 +336,75 @@ async function fireOnceCost(n, executions) {
 	return rows;
 }
 
+/**
+ * One row of section 7: a sandbox of its own whose key has a real per-minute limit (a 60 s window,
+ * as the node will read it from X-RateLimit-Limit), optionally the portal's bucket behind it, and
+ * the node with its default options (`options` = {}), in one n8n process or several.
+ * @param {{ label: string, keyLimit: number, n: number, floorPerSecond: number,
+ *   portal?: { drainPerSecond: number, burst: number }, processes?: number }} row
+ */
+async function realWindowRow({ label, keyLimit, n, floorPerSecond, portal = undefined, processes = 1 }) {
+	const sandbox = await startSandbox({ rateLimit: { limit: keyLimit, windowMs: 60_000 }, portal: portal ?? false });
+	try {
+		const { id } = sandbox.addKey('vibe_api_bench_real_window', { limit: keyLimit });
+		const started = performance.now();
+		const runs =
+			processes === 1
+				? [await fireAll(sandbox.url, 'vibe_api_bench_real_window', n, {})]
+				: await inProcesses(processes, n / processes, {})(sandbox.url, 'vibe_api_bench_real_window');
+		const seconds = (performance.now() - started) / 1000;
+		const ambiguous = runs.flatMap((r) => r.ambiguous);
+		const fired = new Set(sandbox.fires.filter((f) => f.apiKeyId === id).map((f) => Number(f.entityId)));
+		const floor = n / floorPerSecond;
+		return {
+			label: `${label} (floor ${s(floor)})`,
+			...tally(sandbox, id, n),
+			ambiguous: ambiguous.length,
+			// "May have fired" against what the sandbox saw: how many of those records did fire.
+			ambiguousFired: ambiguous.filter((entityId) => fired.has(entityId)).length,
+			portalRefusals: sandbox.portalRefusals,
+			seconds,
+			ratio: seconds / floor,
+		};
+	} finally {
+		await sandbox.close();
+	}
+}
+
+/**
+ * Section 7: the key's real per-minute limit and the portal behind it, the node's default options;
+ * the rows run one after another, each against its own sandbox.
+ * @param {boolean} quick
+ */
+async function keyAndPortal(quick) {
+	const rows = [];
+	const na = quick ? 20 : 60;
+	rows.push(await realWindowRow({ label: `a. key 60 per minute, N = ${na}`, keyLimit: 60, n: na, floorPerSecond: 60 / 60 }));
+	const nb = quick ? 60 : 200;
+	rows.push(await realWindowRow({ label: `b. key 600 per minute, N = ${nb}`, keyLimit: 600, n: nb, floorPerSecond: 600 / 60 }));
+	const each = quick ? 30 : 100;
+	rows.push(
+		await realWindowRow({
+			label: `c. 3 n8n processes on one key of 300 per minute, ${each} each`,
+			keyLimit: 300,
+			n: 3 * each,
+			floorPerSecond: 300 / 60,
+			processes: 3,
+		}),
+	);
+	const nd = quick ? 40 : 120;
+	rows.push(
+		await realWindowRow({
+			label: `d. portal 2 per s, burst 20, behind a key of 300 per minute, N = ${nd}`,
+			keyLimit: 300,
+			n: nd,
+			floorPerSecond: 2,
+			portal: { drainPerSecond: 2, burst: 20 },
+		}),
+	);
+	return rows;
+}
+
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
@@ -312,6 +414,20 @@ function printFireRuns(rows) {
 	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 	for (const r of rows) {
 		console.log(`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`);
+	}
+}
+
+/** The table of section 7: section 1's columns plus the "may have fired" error items. */
+function printRealWindowRuns(rows) {
+	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | "may have fired" items (of them fired) | wall time | wall / floor |');
+	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+	for (const r of rows) {
+		console.log(
+			`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${r.ambiguous} (${r.ambiguousFired}) | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`,
+		);
+	}
+	for (const r of rows) {
+		if (r.portalRefusals > 0) console.log(`\n${r.label.split('.')[0]}: the portal refused ${r.portalRefusals} requests (502 BITRIX_UNAVAILABLE, not applied).`);
 	}
 }
 
@@ -369,6 +485,12 @@ async function main(argv) {
 	for (const r of once) {
 		console.log(`| ${r.fireOnce ? 'on' : 'off'} | ${r.bulk.toFixed(0)} | ${r.single.toFixed(1)} | ${(1000 * r.perExecution).toFixed(0)} ms |`);
 	}
+
+	const real = await keyAndPortal(quick);
+	console.log(
+		"\n7. The key's limit and the portal, default options: each row a key with a real 60 s window, its own sandbox, one row after another\n",
+	);
+	printRealWindowRuns(real);
 }
 
 module.exports = { main, worker };

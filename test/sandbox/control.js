@@ -50,6 +50,12 @@ const routes = {
     sb.setRateLimit(body);
     return true;
   },
+  // The portal's leaky bucket behind every key: { drainPerSecond, burst }, or false / null to turn it off.
+  'GET /__sandbox/portal': (sb) => ({ state: sb.portal, refusals: sb.portalRefusals }),
+  'POST /__sandbox/portal': (sb, body) => {
+    sb.setPortal(body === undefined ? false : body);
+    return true;
+  },
   'POST /__sandbox/latency': (sb, body) => {
     sb.setLatency(Number(body && body.ms));
     return true;

@@ -63,6 +63,26 @@ export interface RateLimitConfig {
   windowMs: number;
 }
 
+/**
+ * Bitrix24's throttle behind the gateway: one leaky bucket for the whole portal, shared by every key.
+ * Each request that reaches the CRM (a fire past the gateway's checks, a search, the trigger list;
+ * not /v1/me) adds 1; the level drains continuously at `drainPerSecond` (the sandbox's clock,
+ * Date.now(), as the key's limiter). A request that would take the level over `burst` is answered
+ * 502 BITRIX_UNAVAILABLE (the json502 fault's body, the X-RateLimit-* headers kept) and not applied.
+ * Standard plans: { drainPerSecond: 2, burst: 50 }; Enterprise: { drainPerSecond: 5, burst: 250 }.
+ */
+export interface PortalConfig {
+  /** Requests per second the bucket drains, > 0. */
+  drainPerSecond: number;
+  /** How many requests the bucket holds, a whole number >= 1. */
+  burst: number;
+}
+
+export interface PortalState extends PortalConfig {
+  /** The bucket's level now (fractional while it drains). */
+  level: number;
+}
+
 export interface KeySpec {
   /** Non-secret label used in logs, fires and rate-limit buckets. Default: the key without its vibe_xxx_ prefix. */
   id?: string;
@@ -93,6 +113,8 @@ export interface SandboxOptions {
   rateLimit?: RateLimitConfig | false;
   /** Added before every /v1 answer. Default 0. */
   latencyMs?: number;
+  /** The portal's leaky bucket behind every key. Default false (off). Throws (startSandbox rejects) on an invalid config. */
+  portal?: PortalConfig | false;
   /**
    * What GET /v1/triggers returns, and the codes an application key (vibe_app_) may fire.
    * Default DEFAULT_TRIGGERS.
@@ -218,6 +240,11 @@ export interface RequestLogEntry {
   applied: boolean;
   /** This request recorded an entry in `fires` (false for a fire that went to `ignoredFires`). */
   fired: boolean;
+  /**
+   * The portal's bucket was full when the request reached Bitrix24: answered 502 BITRIX_UNAVAILABLE
+   * (status 502, fired false) — or, behind an `apply` fault, the fault's answer with nothing applied.
+   */
+  portalRefused: boolean;
 }
 
 export interface Sandbox {
@@ -239,11 +266,16 @@ export interface Sandbox {
   readonly requests: RequestLogEntry[];
   /** Queued faults not used up yet. */
   readonly pendingFaults: PendingFault[];
+  /** Requests the portal's bucket refused (see PortalConfig). Zeroed by reset(). */
+  readonly portalRefusals: number;
+  /** The portal's bucket now, or null while the model is off. */
+  readonly portal: PortalState | null;
   /** Stops listening, ends hung requests, destroys every socket. Idempotent. */
   close(): Promise<void>;
   /**
-   * Clears fires, ignoredFires, requests, queued and random faults and rate-limit windows (not keys,
-   * triggers, records, removed records, the unregistered-code answer, latency or limits).
+   * Clears fires, ignoredFires, requests, queued and random faults, rate-limit windows, the portal's
+   * bucket and portalRefusals (not keys, triggers, records, removed records, the unregistered-code
+   * answer, latency, limits or the portal's settings).
    */
   reset(): void;
   /** Throws TypeError on an invalid fault. */
@@ -251,6 +283,8 @@ export interface Sandbox {
   setRandomFaults(config: RandomFaultsConfig | null): void;
   /** Also clears all rate-limit windows. */
   setRateLimit(config: RateLimitConfig | false): void;
+  /** Turns the portal's bucket on (starting empty) or off. Throws TypeError on an invalid config. Kept by reset(). */
+  setPortal(config: PortalConfig | false): void;
   setLatency(ms: number): void;
   /** What GET /v1/triggers returns, and the codes an application key may fire. */
   setTriggers(list: Trigger[]): void;

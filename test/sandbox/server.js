@@ -2,10 +2,12 @@
 
 // Local stand-in for the Bitrix24 Vibecode API (/v1/me, /v1/triggers,
 // /v1/triggers/fire, /v1/{deals|leads|contacts|companies|quotes|invoices}/search) with the gateway's auth rules, a per-key sliding-window
-// rate limit and injectable transport/gateway faults. Node built-ins only.
+// rate limit, injectable transport/gateway faults and, optionally, the portal's own leaky bucket
+// behind all keys. Node built-ins only.
 
 const http = require('node:http');
 const { RateLimiter, rateLimitHeaders } = require('./rate-limit');
+const { PortalBucket } = require('./portal');
 const { FaultQueue, RandomFaults, renderFault, envelope } = require('./faults');
 const {
   SEEDED, seededKeys, seededSessions, normalizeKeySpec, parseAuthorization, authenticate, authorizeCrm,
@@ -49,6 +51,7 @@ class Sandbox {
   #closing = null;
   #seq = 0;
   #limiter;
+  #portal;
   #faults = new FaultQueue();
   #random = null;
   #latencyMs;
@@ -64,8 +67,10 @@ class Sandbox {
     this.fires = [];
     this.ignoredFires = [];
     this.requests = [];
+    this.portalRefusals = 0;
     this.keys = SEEDED;
     this.#limiter = new RateLimiter(options.rateLimit === undefined ? { limit: 300, windowMs: 60000 } : options.rateLimit);
+    this.#portal = new PortalBucket(options.portal);
     this.setLatency(options.latencyMs || 0);
     this.#triggers = copyTriggers(options.triggers || DEFAULT_TRIGGERS);
     this.#recordRequests = options.recordRequests !== false;
@@ -116,6 +121,8 @@ class Sandbox {
     this.#faults.clear();
     this.#random = null;
     this.#limiter.reset();
+    this.#portal.reset();
+    this.portalRefusals = 0;
   }
 
   injectFault(fault) {
@@ -133,6 +140,19 @@ class Sandbox {
 
   setRateLimit(config) {
     this.#limiter.configure(config);
+  }
+
+  /**
+   * The portal's leaky bucket behind every key ({ drainPerSecond, burst }), or false to turn it off.
+   * Starts empty.
+   */
+  setPortal(config) {
+    this.#portal.configure(config);
+  }
+
+  /** { drainPerSecond, burst, level } now, or null while the portal model is off. */
+  get portal() {
+    return this.#portal.state();
   }
 
   setLatency(ms) {
@@ -202,7 +222,7 @@ class Sandbox {
     const entry = {
       id: ++this.#seq, method, path, at: Date.now(), endAt: null, status: null, apiKeyId: null,
       headers: redactHeaders(req.headers), hasAuthorization: authz.present, authScheme: authz.scheme,
-      body: null, fault: null, applied: false, fired: false,
+      body: null, fault: null, applied: false, fired: false, portalRefused: false,
     };
     if (this.#recordRequests) this.requests.push(entry);
     const ctx = { req, res, entry, closed: false, rl: null };
@@ -256,19 +276,37 @@ class Sandbox {
     return this.#runFault(ctx, fault, call);
   }
 
+  /**
+   * The request reaches Bitrix24: it goes into the portal's bucket, or the portal is overloaded and
+   * the gateway answers 502 BITRIX_UNAVAILABLE (the json502 fault's answer) — nothing was applied.
+   * Returns that answer, or null when the request got through.
+   */
+  #overloaded(entry) {
+    if (this.#portal.take(Date.now())) return null;
+    this.portalRefusals++;
+    entry.portalRefused = true;
+    const { status, body } = renderFault({ kind: 'json502' });
+    return { status, body };
+  }
+
   /** What the real gateway would answer; records the fire when it is accepted. */
   #process({ route, method, key, session, body, entry }) {
+    // The gateway describes the key from its own records: /v1/me is not a portal call.
     if (route === 'me') return { status: 200, body: { success: true, data: describeKey(key, session) } };
     if (route === 'search') {
       // A search is a read: read-only keys may search.
       const deniedRead = authorizeCrm(key, false);
       if (deniedRead) return deniedRead;
       const entityType = PLURALS[entry.path.split('/')[2]];
-      return searchRecords(entityType, this.#records[entityType], body, (id) => this.#book.has(entityType, id));
+      const found = searchRecords(entityType, this.#records[entityType], body, (id) => this.#book.has(entityType, id));
+      // A body the gateway refuses (400, 413) never reaches the portal.
+      return found.status < 400 ? this.#overloaded(entry) || found : found;
     }
     const denied = authorizeTriggers(key, method);
     if (denied) return denied;
     if (route === 'list') {
+      const busy = this.#overloaded(entry);
+      if (busy) return busy;
       if (key.type !== 'app') {
         return fail(403, 'BITRIX_ACCESS_DENIED', 'Access denied! Application context required',
           'Listing triggers needs an OAuth application key (vibe_app_) plus "Authorization: Bearer <user session token>".');
@@ -278,6 +316,9 @@ class Sandbox {
     const checked = validateFire(body);
     if (!checked.fire) return checked;
     const { fire } = checked;
+    // Past the gateway's own checks: from here on Bitrix24 answers (its code check included).
+    const busy = this.#overloaded(entry);
+    if (busy) return busy;
     // Bitrix24 checks the code against the calling application's own triggers; a personal key
     // is not an application, and its fires are not checked (as Vibecode's examples show).
     if (key.type === 'app' && !this.#triggers.some((t) => t.CODE === String(fire.triggerId))) {

@@ -986,3 +986,220 @@ describe('cli.js', () => {
     expect(stderr).toContain(SEEDED.personal);
   });
 });
+
+describe('portal (one leaky bucket behind every key)', () => {
+  // Only Date is faked: the sandbox's clock (as the key's limiter uses it) stands still until the test moves it,
+  // while sockets and timers run as usual.
+  const T0 = Date.UTC(2025, 0, 1, 12);
+  const useClock = () => jest.useFakeTimers({
+    now: T0,
+    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
+      'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
+      'setTimeout', 'clearTimeout'],
+  });
+  const at = (ms) => jest.setSystemTime(T0 + ms);
+  const sb = withSandbox({ rateLimit: { limit: 100, windowMs: 60000 }, portal: { drainPerSecond: 2, burst: 3 } });
+  const JSON502 = {
+    success: false,
+    error: {
+      code: 'BITRIX_UNAVAILABLE', message: 'Портал Bitrix24 недоступен',
+      hint: 'The Bitrix24 portal did not answer the gateway. Retry later.',
+    },
+  };
+  beforeEach(() => useClock());
+  afterEach(() => jest.useRealTimers());
+
+  test('burst, then 502 BITRIX_UNAVAILABLE (the json502 body, limit headers kept, not applied); drains at 2/s, never above the burst', async () => {
+    for (let i = 0; i < 3; i++) expect((await fire(sb(), { ...FIRE, entityId: 1 + i })).status).toBe(200);
+    const refused = await fire(sb(), { ...FIRE, entityId: 4 });
+    expect(refused.status).toBe(502);
+    expect(refused.json).toEqual(JSON502);
+    expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(refused.headers.get('x-ratelimit-limit')).toBe('100');
+    // The key's limit counted it: it passed the gateway.
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('96');
+    expect(refused.headers.get('x-ratelimit-reset-ms')).toBe(String(T0 + 60000));
+    expect(sb().fires.map((f) => f.entityId)).toEqual([1, 2, 3]);
+    expect(sb().portalRefusals).toBe(1);
+    expect(last(sb().requests)).toMatchObject({ status: 502, fired: false, applied: false, fault: null, portalRefused: true });
+    expect(sb().requests.slice(0, 3).map((r) => r.portalRefused)).toEqual([false, false, false]);
+    expect(sb().portal).toEqual({ drainPerSecond: 2, burst: 3, level: 3 });
+
+    // 499 ms: 0.998 drained, not room for one; 500 ms: exactly one.
+    at(499);
+    expect((await fire(sb(), { ...FIRE, entityId: 5 })).status).toBe(502);
+    at(500);
+    expect((await fire(sb(), { ...FIRE, entityId: 6 })).status).toBe(200);
+    expect((await fire(sb(), { ...FIRE, entityId: 7 })).status).toBe(502);
+    expect(sb().portalRefusals).toBe(3);
+
+    // A long quiet spell empties the bucket, but it holds no more than the burst.
+    at(60_000);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fire(sb(), { ...FIRE, entityId: 10 + i })).status);
+    expect(statuses).toEqual([200, 200, 200, 502]);
+    expect(sb().fires.map((f) => f.entityId)).toEqual([1, 2, 3, 6, 10, 11, 12]);
+    expect(sb().requests.filter((r) => r.portalRefused).map((r) => [r.status, r.fired])).toEqual(Array(4).fill([502, false]));
+  });
+
+  test('one bucket for every key; searches and the trigger list fill it too', async () => {
+    sb().addKey('vibe_api_portal_other', { limit: 50 });
+    expect((await fire(sb())).status).toBe(200);
+    expect((await call(sb(), '/v1/deals/search', { key: 'vibe_api_portal_other', body: { filter: { id: 5001 } } })).status).toBe(200);
+    expect((await call(sb(), '/v1/triggers', APP)).status).toBe(200);
+    const other = await fire(sb(), FIRE, { key: 'vibe_api_portal_other' });
+    expect(other.status).toBe(502);
+    expect(other.headers.get('x-ratelimit-limit')).toBe('50');
+    expect(other.headers.get('x-ratelimit-remaining')).toBe('48');
+    expectError(await call(sb(), '/v1/deals/search', { body: {} }), 502, 'BITRIX_UNAVAILABLE');
+    expectError(await call(sb(), '/v1/triggers', APP), 502, 'BITRIX_UNAVAILABLE');
+    expect(sb().portalRefusals).toBe(3);
+    expect(sb().fires).toHaveLength(1);
+  });
+
+  test('what never reaches the portal: /v1/me, 401, 429, 403, the gateway\'s 400s, injected faults', async () => {
+    sb().addKey('vibe_api_portal_tight', { limit: 1 });
+    expect((await call(sb(), '/v1/me')).status).toBe(200);
+    expect((await fire(sb(), FIRE, { key: SEEDED.expired })).status).toBe(401);
+    expect((await fire(sb(), FIRE, { key: 'vibe_api_portal_tight' })).status).toBe(200);
+    expect((await fire(sb(), FIRE, { key: 'vibe_api_portal_tight' })).status).toBe(429);
+    expect((await fire(sb(), FIRE, { key: SEEDED.readOnly })).status).toBe(403);
+    expect((await call(sb(), '/v1/triggers', { key: SEEDED.management })).status).toBe(403);
+    expect((await fire(sb(), { entityType: 'deal' })).status).toBe(400);
+    expect((await call(sb(), '/v1/deals/search', { body: { filter: { id: { $like: 1 } } } })).status).toBe(400);
+    for (const kind of ['json502', 'html502', 'timeout504', 'billing402']) {
+      sb().injectFault({ kind });
+      expect((await fire(sb())).status).not.toBe(200);
+    }
+    expect(sb().portal.level).toBe(1);
+    // Bitrix24's own answers do reach it: "Application context required" for a personal key's trigger list
+    // (a 403 from Bitrix24, not from the gateway), an unregistered code, a record that does not exist.
+    expectError(await call(sb(), '/v1/triggers'), 403, 'BITRIX_ACCESS_DENIED');
+    sb().removeRecord('deal', 404);
+    try {
+      expect(sb().portal.level).toBe(2);
+      expectError(await fire(sb(), { ...FIRE, triggerId: 'nope' }, APP), 422, 'BITRIX_ERROR');
+      expect(sb().portal.level).toBe(3);
+      expectError(await fire(sb(), { ...FIRE, entityId: 404 }), 502, 'BITRIX_UNAVAILABLE');
+      expect(sb().portalRefusals).toBe(1);
+      at(500);
+      expect((await fire(sb(), { ...FIRE, entityId: 404 })).status).toBe(200);
+      expect(sb().portal.level).toBe(3);
+      expect(sb().ignoredFires).toHaveLength(1);
+      expect(sb().fires).toHaveLength(1);
+    } finally {
+      sb().restoreRecords();
+    }
+  });
+
+  test('an `apply` fault on a full portal: the fault\'s answer, nothing applied; a `slow` fault reaches the portal when it answers', async () => {
+    for (let i = 0; i < 3; i++) await fire(sb(), { ...FIRE, entityId: 1 + i });
+    sb().injectFault({ kind: 'timeout504', apply: true });
+    const a = await fire(sb(), { ...FIRE, entityId: 9 });
+    expectError(a, 504, 'QUEUE_TIMEOUT');
+    expect(last(sb().requests)).toMatchObject({ fault: 'timeout504', applied: false, fired: false, portalRefused: true });
+    sb().injectFault({ kind: 'slow', delayMs: 20 });
+    expectError(await fire(sb(), { ...FIRE, entityId: 10 }), 502, 'BITRIX_UNAVAILABLE');
+    expect(sb().fires).toHaveLength(3);
+    expect(sb().portalRefusals).toBe(2);
+  });
+
+  test('reset() empties the bucket and the count; setPortal(false) turns it off, a new config starts empty; bad configs throw', async () => {
+    for (let i = 0; i < 4; i++) await fire(sb());
+    expect(sb().portalRefusals).toBe(1);
+    sb().reset();
+    expect(sb().portalRefusals).toBe(0);
+    expect(sb().portal.level).toBe(0);
+    try {
+      sb().setPortal(false);
+      expect(sb().portal).toBeNull();
+      for (let i = 0; i < 10; i++) expect((await fire(sb())).status).toBe(200);
+      expect(sb().portalRefusals).toBe(0);
+      sb().setPortal({ drainPerSecond: 5, burst: 1 });
+      expect((await fire(sb())).status).toBe(200);
+      expect((await fire(sb())).status).toBe(502);
+      at(200);
+      expect((await fire(sb())).status).toBe(200);
+    } finally {
+      sb().setPortal({ drainPerSecond: 2, burst: 3 });
+    }
+    for (const bad of [{}, { drainPerSecond: 0, burst: 5 }, { drainPerSecond: 2, burst: 0 }, { drainPerSecond: 2, burst: 1.5 },
+      { drainPerSecond: '2', burst: 5 }, 5]) {
+      expect(() => sb().setPortal(/** @type {any} */ (bad))).toThrow(TypeError);
+    }
+    await expect(startSandbox({ portal: { drainPerSecond: -1, burst: 5 } })).rejects.toThrow(TypeError);
+  });
+});
+
+describe('X-RateLimit-* on every answer while a limit is set', () => {
+  const sb = withSandbox({ rateLimit: { limit: 30, windowMs: 60000 }, portal: { drainPerSecond: 0.001, burst: 1 } });
+
+  test('200, 429, the portal\'s 502, every answering fault kind, 401/403/400/404/405', async () => {
+    sb().addKey('vibe_api_headers_one', { limit: 1 });
+    const answers = {};
+    answers.ok = await fire(sb());
+    answers.portal502 = await fire(sb());
+    await fire(sb(), FIRE, { key: 'vibe_api_headers_one' });
+    answers.limited = await fire(sb(), FIRE, { key: 'vibe_api_headers_one' });
+    for (const kind of ['html502', 'json502', 'timeout504', 'malformed', 'empty', 'successFalse', 'billing402', 'error', 'slow']) {
+      sb().injectFault({ kind, delayMs: kind === 'slow' ? 10 : undefined });
+      answers[kind] = await call(sb(), '/v1/me');
+    }
+    answers.unauthorized = await call(sb(), '/v1/me', { key: SEEDED.expired });
+    answers.forbidden = await call(sb(), '/v1/triggers');
+    answers.badRequest = await fire(sb(), {});
+    answers.notFound = await call(sb(), '/v1/nope');
+    answers.notAllowed = await call(sb(), '/v1/me', { method: 'DELETE' });
+    expect(answers.ok.status).toBe(200);
+    expect(answers.portal502.status).toBe(502);
+    expect(answers.limited.status).toBe(429);
+    const missing = Object.entries(answers)
+      .filter(([, a]) => ['limit', 'remaining', 'reset', 'reset-ms'].some((h) => !a.headers.get(`x-ratelimit-${h}`)))
+      .map(([name]) => name);
+    expect(missing).toEqual([]);
+    expect(answers.limited.headers.get('x-ratelimit-limit')).toBe('1');
+    expect(answers.portal502.headers.get('x-ratelimit-limit')).toBe('30');
+  });
+});
+
+describe('control API and cli.js: the portal', () => {
+  test('GET/POST /__sandbox/portal; --portal-rate/--portal-burst', async () => {
+    const own = await startSandbox({ rateLimit: false });
+    try {
+      const control = async (method, body) => {
+        const res = await fetch(`${own.url}/__sandbox/portal`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+        return { status: res.status, json: await res.json() };
+      };
+      expect((await control('GET')).json.data).toEqual({ state: null, refusals: 0 });
+      expect((await control('POST', { drainPerSecond: 1, burst: 1 })).json).toEqual({ success: true, data: true });
+      expect((await fire(own)).status).toBe(200);
+      expect((await fire(own)).status).toBe(502);
+      expect((await control('GET')).json.data).toEqual({
+        state: { drainPerSecond: 1, burst: 1, level: expect.any(Number) }, refusals: 1,
+      });
+      expect((await control('POST', { drainPerSecond: 1 })).status).toBe(400);
+      await control('POST', false);
+      expect((await fire(own)).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+
+    const child = spawn(process.execPath, [path.join(__dirname, 'cli.js'), '--port', '0', '--portal-rate', '0.01', '--portal-burst', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    const line = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(d.toString())));
+    const { url } = JSON.parse(line);
+    const post = () => fetch(`${url}/v1/triggers/fire`, {
+      method: 'POST', headers: { 'X-Api-Key': SEEDED.personal, 'Content-Type': 'application/json' }, body: JSON.stringify(FIRE),
+    }).then((r) => r.status);
+    expect([await post(), await post(), await post()]).toEqual([200, 200, 502]);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('portal 0.01/s, burst 2');
+  });
+});
