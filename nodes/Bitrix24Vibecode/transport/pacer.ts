@@ -31,6 +31,8 @@ export interface Answer extends KeyWindow {
 	startedAt: number;
 	/** The portal or the gateway is struggling: 502, 503, 504, a timeout. */
 	overloaded: boolean;
+	/** What was asked (the request's path): each kind of request is slow or fast in its own way. */
+	kind: string;
 }
 
 interface Waiter extends Turn {
@@ -148,7 +150,8 @@ export class Pacer {
 
 	private lastCutAt = -Infinity;
 
-	private latency = { mean: 0, samples: 0 };
+	/** How long answers take, per kind of request. */
+	private readonly latency = new Map<string, { mean: number; samples: number }>();
 
 	private pumping = false;
 
@@ -198,7 +201,7 @@ export class Pacer {
 			this.recordOthers(now, others, first);
 		}
 		const latencyMs = now - answer.startedAt;
-		const { mean, samples } = this.latency;
+		const { mean, samples } = this.latency.get(answer.kind) ?? { mean: 0, samples: 0 };
 		const slow = samples >= LATENCY_SAMPLES && latencyMs > Math.max(SLOW_FACTOR * mean, mean + SLOW_EXTRA_MS);
 		if (answer.overloaded || slow) {
 			if (now - this.lastCutAt >= CUT_QUIET_MS) {
@@ -208,7 +211,7 @@ export class Pacer {
 			}
 			return;
 		}
-		this.latency = { mean: samples ? mean + (latencyMs - mean) / Math.min(samples + 1, 20) : latencyMs, samples: samples + 1 };
+		this.latency.set(answer.kind, { mean: samples ? mean + (latencyMs - mean) / Math.min(samples + 1, 20) : latencyMs, samples: samples + 1 });
 		if (this.factor < 1) this.factor = Math.min(1, this.factor + GROW_PER_ANSWER / this.perSecond());
 	}
 
