@@ -87,8 +87,11 @@ const MAX_NAP_MS = 1000;
 const WINDOW_MS = 60_000;
 const MIN_WINDOW_MS = 1_000;
 const MAX_WINDOW_MS = 3_600_000;
-// Starting exactly at the limit would let network jitter push one request per window over it.
-const PACE_MARGIN = 1.02;
+// The gateway counts arrivals in a sliding window; starting exactly at the limit would let
+// network jitter push one request per window over it.
+export const PACE_MARGIN = 1.02;
+/** Vibecode's default limit per key: the pace until the key's first answer tells its own. */
+export const DEFAULT_PER_MINUTE = 300;
 /** The least share of the key this process keeps however busy others keep it. */
 const MIN_SHARE = 0.1;
 /** How far back paces are read: at least this long, and at least this many of the key's intervals. */
@@ -217,7 +220,7 @@ export class Pacer {
 
 	/** The key's rate in requests per second: its limit when known, else the default Vibecode gives keys. */
 	private perSecond(): number {
-		return (this.limit ?? 300) / (this.windowMs / 1000);
+		return (this.limit ?? DEFAULT_PER_MINUTE) / (this.windowMs / 1000);
 	}
 
 	private recordOthers(now: number, others: number, first: boolean) {

@@ -10,14 +10,9 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { readOptions, type Options } from '../../shared/options';
-import type { Turn } from '../../transport/pacer';
+import { DEFAULT_PER_MINUTE, PACE_MARGIN, type Turn } from '../../transport/pacer';
 import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, send, type Paced, type RetryPolicy, type Sent } from '../../transport/request';
 
-// The gateway counts arrivals in a sliding window; starting exactly at the limit would let
-// network jitter push one request per window over it.
-const PACE_MARGIN = 1.02;
-/** Vibecode's default limit per key: the pace until the key's first answer tells its own. */
-const DEFAULT_PER_MINUTE = 300;
 /** Reads, and fires whose user accepted a possible double run, get one more try. */
 const AMBIGUOUS_RETRIES = 1;
 
