@@ -83,12 +83,12 @@ async function underLimit(n, runs) {
 	return { floor, rows };
 }
 
-/** Row 1: one n8n process, with the defaults and with pacing off. */
+/** Row 1: one n8n process, with the defaults and with a cap far above the key's limit. */
 const rateLimited = (n) =>
 	underLimit(n, [
 		['node, default options', (url, key) => fireAll(url, key, n, {})],
 		[
-			'node, pacing off (100 in flight, no retry)',
+			'node, Requests per Minute 1,000,000 and 100 in flight, no retry',
 			(url, key) => fireAll(url, key, n, { requestsPerMinute: 1e6, maxConcurrent: 100, maxRateLimitRetries: 0 }),
 		],
 	]);
@@ -153,19 +153,6 @@ const inProcesses = (count, share, options) => (url, key) =>
 		Array.from({ length: count }, (_, index) => spawnWorker({ url, apiKey: key, from: 1 + index * share, count: share, options })),
 	);
 
-/** Row 2: several n8n processes fire with one key at once: each reads the others' use of the key from the gateway's count; the split row is the manual way. */
-function processes(n, count) {
-	const share = n / count;
-	const split = Math.floor(300 / count);
-	return underLimit(n, [
-		[`${count} processes, default options`, inProcesses(count, share, { maxRateLimitRetries: 20 })],
-		[
-			`${count} processes, Requests per Minute split (${split} each)`,
-			inProcesses(count, share, { requestsPerMinute: split, maxRateLimitRetries: 20 }),
-		],
-	]);
-}
-
 /** What any node's requests cost: n8n-core's own HTTP helper, called directly with the same concurrency. */
 async function helperAlone(url, apiKey, n, concurrency) {
 	const helpers = getRequestHelperFunctions(
@@ -224,7 +211,7 @@ async function plainClient(url, apiKey, n, concurrency) {
 	return (performance.now() - started) / 1000;
 }
 
-/** Row 3: no limit, 50 ms per answer; throughput against the plain client's. */
+/** Section 2: no limit, 50 ms per answer; throughput against the plain client's. */
 async function throughput(n, concurrency) {
 	const sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
 	try {
@@ -256,7 +243,7 @@ async function externalSandbox() {
 	return { url: JSON.parse(line).url, stop: () => child.kill('SIGTERM') };
 }
 
-/** Row 4: peak resident memory while the node fires N triggers with no limit. */
+/** Section 3: peak resident memory while the node fires N triggers with no limit. */
 async function memory(sizes) {
 	const sandbox = await externalSandbox();
 	const rows = [];
@@ -280,7 +267,7 @@ async function memory(sizes) {
 }
 
 /**
- * Row 5: what a run costs in requests at steady state (the trigger list remembered), with an
+ * Section 4: what a run costs in requests at steady state (the trigger list remembered), with an
  * application key and default options, counted by the sandbox.
  * @returns {Promise<Array<{ label: string, items: number, requests: number, fires: number }>>}
  */
@@ -306,7 +293,7 @@ async function requestsPerRun() {
 }
 
 /**
- * Row 6: what "Fire Once Across Executions" costs, off and on side by side: one bulk execution,
+ * Section 5: what "Fire Once Across Executions" costs, off and on side by side: one bulk execution,
  * and single-item executions one after another (a webhook each), 50 ms per answer. n8n's store
  * is the in-memory model of its row (test/harness/deduplication.js): a database's own time per
  * call comes on top in a real n8n.
@@ -337,7 +324,7 @@ async function fireOnceCost(n, executions) {
 }
 
 /**
- * One row of section 7: a sandbox of its own whose key has a real per-minute limit (a 60 s window,
+ * One row of section 6: a sandbox of its own whose key has a real per-minute limit (a 60 s window,
  * as the node will read it from X-RateLimit-Limit), optionally the portal's bucket behind it, and
  * the node with its default options (`options` = {}), in one n8n process or several.
  * @param {{ label: string, keyLimit: number, n: number, floorPerSecond: number,
@@ -372,7 +359,7 @@ async function realWindowRow({ label, keyLimit, n, floorPerSecond, portal = unde
 }
 
 /**
- * Section 7: the key's real per-minute limit and the portal behind it, the node's default options;
+ * Section 6: the key's real per-minute limit and the portal behind it, the node's default options;
  * the rows run one after another, each against its own sandbox.
  * @param {boolean} quick
  */
@@ -410,7 +397,7 @@ async function keyAndPortal(quick) {
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
-/** The table of sections 1 and 2: each run's fires per record and its time against the floor. */
+/** The table of section 1: each run's fires per record and its time against the floor. */
 function printFireRuns(rows) {
 	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | wall time | wall / floor |');
 	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -419,7 +406,7 @@ function printFireRuns(rows) {
 	}
 }
 
-/** The table of section 7: section 1's columns plus the "may have fired" error items. */
+/** The table of section 6: section 1's columns plus the "may have fired" error items. */
 function printRealWindowRuns(rows) {
 	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | "may have fired" items (of them fired) | wall time | wall / floor |');
 	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -442,21 +429,15 @@ async function main(argv) {
 	const n1 = quick ? 60 : 400;
 	const n2 = quick ? 300 : 2_000;
 	const n3 = quick ? [1_000] : [1_000, 10_000];
-	const n4 = quick ? 60 : 150;
 	console.log(`Bench on Node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}\n`);
 
 	const limited = await rateLimited(n1);
 	console.log(`1. N = ${n1}, gateway limit 30 per 6 s (floor N / 5 per s = ${s(limited.floor)})\n`);
 	printFireRuns(limited.rows);
 
-	const count = 3;
-	const shared = await processes(n4, count);
-	console.log(`\n2. N = ${n4} in ${count} n8n processes with one key, gateway limit 30 per 6 s (floor ${s(shared.floor)})\n`);
-	printFireRuns(shared.rows);
-
 	const concurrency = 20;
 	const speed = await throughput(n2, concurrency);
-	console.log(`\n3. N = ${n2}, no limit, 50 ms per answer, ${concurrency} in flight\n`);
+	console.log(`\n2. N = ${n2}, no limit, 50 ms per answer, ${concurrency} in flight\n`);
 	console.log('| client | requests per second | share of the ceiling |');
 	console.log('| --- | ---: | ---: |');
 	const share = (rate) => `${((100 * rate) / speed.plain).toFixed(0)} %`;
@@ -465,13 +446,13 @@ async function main(argv) {
 	console.log(`| this node through n8n's engine | ${speed.node.toFixed(0)} | ${share(speed.node)} |`);
 
 	const mem = await memory(n3);
-	console.log('\n4. No limit, 20 in flight, sandbox in its own process\n');
+	console.log('\n3. No limit, 20 in flight, sandbox in its own process\n');
 	console.log('| items | succeeded | wall time | RSS before | peak RSS |');
 	console.log('| ---: | ---: | ---: | ---: | ---: |');
 	for (const r of mem) console.log(`| ${r.n} | ${r.ok} | ${s(r.seconds)} | ${mb(r.before)} | ${mb(r.peak)} |`);
 
 	const costs = await requestsPerRun();
-	console.log('\n5. Requests per run, application key, default options unless said\n');
+	console.log('\n4. Requests per run, application key, default options unless said\n');
 	console.log('| run | items | requests | of them fires | extra requests per fire |');
 	console.log('| --- | ---: | ---: | ---: | ---: |');
 	for (const r of costs) {
@@ -481,7 +462,7 @@ async function main(argv) {
 	const n6 = quick ? 300 : 2_000;
 	const executions = quick ? 20 : 50;
 	const once = await fireOnceCost(n6, executions);
-	console.log(`\n6. "Fire Once Across Executions" off and on: ${n6} items in one execution, then ${executions} one-item executions in turn; no limit, 50 ms per answer, 20 in flight\n`);
+	console.log(`\n5. "Fire Once Across Executions" off and on: ${n6} items in one execution, then ${executions} one-item executions in turn; no limit, 50 ms per answer, 20 in flight\n`);
 	console.log('| Fire Once | bulk: fires per second | one-item executions per second | time per one-item execution |');
 	console.log('| --- | ---: | ---: | ---: |');
 	for (const r of once) {
@@ -490,7 +471,7 @@ async function main(argv) {
 
 	const real = await keyAndPortal(quick);
 	console.log(
-		"\n7. The key's limit and the portal, default options: each row a key with a real 60 s window, its own sandbox, one row after another\n",
+		"\n6. The key's limit and the portal, default options: each row a key with a real 60 s window, its own sandbox, one row after another\n",
 	);
 	printRealWindowRuns(real);
 }

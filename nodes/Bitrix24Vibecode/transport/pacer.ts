@@ -31,6 +31,8 @@ export interface Answer extends KeyWindow {
 	startedAt: number;
 	/** The portal or the gateway is struggling: 502, 503, 504, a timeout. */
 	overloaded: boolean;
+	/** The key's limit refused the request (429). */
+	refused: boolean;
 	/** What was asked (the request's path): each kind of request is slow or fast in its own way. */
 	kind: string;
 }
@@ -191,8 +193,11 @@ export class Pacer {
 	observe(answer: Answer) {
 		const now = this.clock.now();
 		if (answer.limit !== undefined) this.limit = answer.limit;
-		// A window that held only this request resets when the request leaves it.
-		if (answer.remaining !== undefined && answer.remaining === (this.limit ?? 0) - 1 && answer.resetAtMs !== undefined && !answer.overloaded) {
+		// A window that held only this request resets when the request leaves it. A 429 says a
+		// shorter window read that way was wrong (a gateway whose Reset means something else):
+		// back to the documented minute.
+		if (answer.refused) this.windowMs = Math.max(this.windowMs, WINDOW_MS);
+		else if (answer.remaining !== undefined && answer.remaining === (this.limit ?? 0) - 1 && answer.resetAtMs !== undefined) {
 			this.windowMs = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, answer.resetAtMs - answer.startedAt));
 		}
 		if (answer.remaining !== undefined && this.limit !== undefined) {

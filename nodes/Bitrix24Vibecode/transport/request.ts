@@ -97,7 +97,13 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
 			} catch (error) {
 				failure = failureFromNetworkError(error);
 			}
-			pacer.observe({ ...keyWindowOf(response?.headers, pacer.clock.now()), startedAt, overloaded: overloaded(failure), kind: request.url });
+			pacer.observe({
+				...keyWindowOf(response?.headers, pacer.clock.now()),
+				startedAt,
+				overloaded: overloaded(failure),
+				refused: failure?.code === 'RATE_LIMITED',
+				kind: request.url,
+			});
 			if (!failure) return { body: (response as IN8nHttpFullResponse).body as IDataObject };
 
 			if (failure.code === 'RATE_LIMITED' && rateLimited < policy.rateLimitRetries) {
