@@ -54,13 +54,15 @@ function eventClock() {
 type EventClock = ReturnType<typeof eventClock>;
 
 interface GatewayOptions {
-	/** The key's limit per minute. */
+	/** The key's limit per window. */
 	limit: number | (() => number);
+	/** The window: a minute, as Vibecode's; shorter in the sandbox's compressed runs. */
+	windowMs?: number;
 	latencyMs?: number;
 	/** Bitrix24's leaky bucket behind the gateway. */
 	portal?: { drainPerSecond: number; burst: number };
-	/** Extra answer time as the portal's bucket fills (ms per request in it). */
-	slowByLevelMs?: number;
+	/** A portal that queues before it refuses: answers take this much longer once its bucket is this full. */
+	slowAbove?: { level: number; extraMs: number };
 }
 
 /** One key on the gateway, and the portal behind it, answering on the virtual clock. */
@@ -70,23 +72,25 @@ function gateway(clock: EventClock, options: GatewayOptions) {
 	let levelAt = 0;
 	const stats = { fires: new Map<unknown, number>(), refused429: 0, unavailable502: 0, requests: 0 };
 	const limitNow = () => (typeof options.limit === 'function' ? options.limit() : options.limit);
+	const windowMs = options.windowMs ?? 60_000;
 	async function http(_credentialType: string, request: IHttpRequestOptions): Promise<IN8nHttpFullResponse> {
 		const now = clock.now();
 		stats.requests++;
 		const limit = limitNow();
-		while (arrivals.length && arrivals[0] + 60_000 <= now) arrivals.shift();
+		while (arrivals.length && arrivals[0] + windowMs <= now) arrivals.shift();
 		const full = arrivals.length >= limit;
 		if (!full) arrivals.push(now);
 		const headers: IDataObject = {
 			'x-ratelimit-limit': String(limit),
 			'x-ratelimit-remaining': String(Math.max(0, limit - arrivals.length)),
-			'x-ratelimit-reset': String(Math.ceil((arrivals.length ? arrivals[0] + 60_000 : now) / 1000)),
+			'x-ratelimit-reset': String(Math.ceil((arrivals.length ? arrivals[0] + windowMs : now) / 1000)),
+			'x-ratelimit-reset-ms': String(arrivals.length ? arrivals[0] + windowMs : now),
 		};
 		let answer: IN8nHttpFullResponse;
 		let latency = options.latencyMs ?? 50;
 		if (full) {
 			stats.refused429++;
-			const retryAfter = Math.max(1, Math.ceil((arrivals[0] + 60_000 - now) / 1000));
+			const retryAfter = Math.max(1, Math.ceil((arrivals[0] + windowMs - now) / 1000));
 			answer = {
 				statusCode: 429,
 				headers: { ...headers, 'retry-after': String(retryAfter) },
@@ -100,7 +104,7 @@ function gateway(clock: EventClock, options: GatewayOptions) {
 				answer = { statusCode: 502, headers, body: { success: false, error: { code: 'BITRIX_UNAVAILABLE', message: 'Портал Bitrix24 недоступен' } } };
 			} else {
 				level += 1;
-				latency += (options.slowByLevelMs ?? 0) * level;
+				if (options.slowAbove && level > options.slowAbove.level) latency += options.slowAbove.extraMs;
 				const id = (request.body as IDataObject).entityId;
 				stats.fires.set(id, (stats.fires.get(id) ?? 0) + 1);
 				answer = { statusCode: 200, headers, body: { success: true, data: true } };
@@ -159,6 +163,16 @@ describe("the key's limit, read from its answers (default options)", () => {
 		expect(clock.elapsed()).toBeGreaterThan(60_000);
 	});
 
+	test("a window shorter than a minute (30 per 6 s) is read from the first answer into it: 150 fires at its rate", async () => {
+		const clock = eventClock();
+		const api = gateway(clock, { limit: 30, windowMs: 6_000 });
+		const sent = await clock.runUntil(process(clock, api.http, ids(150)));
+
+		expect(failed(sent)).toBe(0);
+		expect(api.stats.refused429).toBe(0);
+		expect(clock.elapsed()).toBeLessThanOrEqual((150 / 5) * 1000 * 1.05);
+	});
+
 	test('"Requests per Minute" caps the pace below the key\'s limit', async () => {
 		const clock = eventClock();
 		const api = gateway(clock, { limit: 600 });
@@ -203,8 +217,9 @@ describe('a struggling portal: back off, then speed up carefully', () => {
 
 	test('answers slowing sharply make the key slow down before the portal refuses anything', async () => {
 		const clock = eventClock();
-		const api = gateway(clock, { limit: 300, portal: { drainPerSecond: 2, burst: 40 }, slowByLevelMs: 200 });
-		const sent = await clock.runUntil(process(clock, api.http, ids(120)));
+		const api = gateway(clock, { limit: 300, portal: { drainPerSecond: 2, burst: 40 }, slowAbove: { level: 20, extraMs: 3_000 } });
+		// Enough in flight that slow answers alone would not hold the pace back.
+		const sent = await clock.runUntil(process(clock, api.http, ids(120), { maxConcurrent: 20 }));
 
 		expect(mayHaveFired(sent)).toBe(0);
 		expect(api.stats.fires.size).toBe(120);

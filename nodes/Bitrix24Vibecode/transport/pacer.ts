@@ -107,10 +107,11 @@ const GROW_PER_ANSWER = 0.02;
 const CUT_QUIET_MS = 1000;
 const CUT_PAUSE_INTERVALS = 5;
 const MAX_CUT_PAUSE_MS = 1000;
-/** An answer this much slower than usual means the portal struggles. */
+/** An answer this much slower than the fastest of the last answers of its kind means the portal struggles. */
 const SLOW_FACTOR = 4;
 const SLOW_EXTRA_MS = 2000;
-const LATENCY_SAMPLES = 5;
+const LATENCY_SAMPLES = 20;
+const LATENCY_MIN_SAMPLES = 5;
 
 /** A turn given up before it came: nothing was sent. */
 export class TurnCancelled extends Error {
@@ -155,8 +156,11 @@ export class Pacer {
 
 	private lastCutAt = -Infinity;
 
-	/** How long answers take, per kind of request. */
-	private readonly latency = new Map<string, { mean: number; samples: number }>();
+	/**
+	 * How long the last answers took, per kind of request. Slow answers count too, so that a
+	 * lasting change (a slower network) becomes the new normal after a while.
+	 */
+	private readonly latency = new Map<string, number[]>();
 
 	private pumping = false;
 
@@ -209,8 +213,12 @@ export class Pacer {
 			this.recordOthers(now, others, first);
 		}
 		const latencyMs = now - answer.startedAt;
-		const { mean, samples } = this.latency.get(answer.kind) ?? { mean: 0, samples: 0 };
-		const slow = samples >= LATENCY_SAMPLES && latencyMs > Math.max(SLOW_FACTOR * mean, mean + SLOW_EXTRA_MS);
+		const recent = this.latency.get(answer.kind) ?? [];
+		this.latency.set(answer.kind, recent);
+		const fastest = Math.min(...recent);
+		const slow = recent.length >= LATENCY_MIN_SAMPLES && latencyMs > Math.max(SLOW_FACTOR * fastest, fastest + SLOW_EXTRA_MS);
+		recent.push(latencyMs);
+		if (recent.length > LATENCY_SAMPLES) recent.shift();
 		if (answer.overloaded || slow) {
 			if (now - this.lastCutAt >= CUT_QUIET_MS) {
 				this.factor = Math.max(MIN_FACTOR, this.factor * BACK_OFF);
@@ -219,7 +227,6 @@ export class Pacer {
 			}
 			return;
 		}
-		this.latency.set(answer.kind, { mean: samples ? mean + (latencyMs - mean) / Math.min(samples + 1, 20) : latencyMs, samples: samples + 1 });
 		if (this.factor < 1) this.factor = Math.min(1, this.factor + GROW_PER_ANSWER / this.perSecond());
 	}
 
