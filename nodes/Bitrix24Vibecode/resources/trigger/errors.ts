@@ -274,8 +274,13 @@ export const fireOnceStoreError = (node: INode, itemIndex: number, cause: unknow
 		description: `Nothing was fired, so the item is safe to run again. n8n said: "${shown((cause as Error)?.message ?? cause)}"`,
 	});
 
-/** Why a key could not be recorded, though the store answered: its writes kept being overwritten. */
-export const KEY_KEPT_ERASED = "other n8n processes' writes kept overwriting this node's record of fired keys";
+/** The store answered, but other processes' writes kept erasing the item's key: nothing is sent. */
+export const fireOnceUnconfirmedError = (node: INode, itemIndex: number) =>
+	new NodeOperationError(node, `Could not record the Fire Once Key in n8n's database (item ${itemIndex})`, {
+		itemIndex,
+		description:
+			"Nothing was fired, so the item is safe to run again. Other n8n processes (queue-mode workers) kept overwriting this node's record of fired keys at the same moment; run the item again a little later.",
+	});
 
 export const cancelledError = (node: INode, itemIndex: number) =>
 	new NodeOperationError(node, 'Not sent: the execution was cancelled', {

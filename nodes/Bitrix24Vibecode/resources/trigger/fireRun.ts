@@ -10,8 +10,8 @@ import {
 	cancelledError,
 	failedItem,
 	fireOnceStoreError,
+	fireOnceUnconfirmedError,
 	fireOnceUnavailableError,
-	KEY_KEPT_ERASED,
 	missingRecordError,
 	SKIPPED_EARLIER,
 	skippedSameKey,
@@ -157,7 +157,7 @@ async function claimOnce(run: Run, items: Item[]): Promise<{ confirmed: Promise<
 			for (const item of claimed) {
 				const verdict = whose.get(item.onceKey as string);
 				if (verdict === 'another') item.outcome = { skipped: SKIPPED_EARLIER };
-				else if (verdict === 'unsure') item.outcome = failed(fireOnceStoreError(run.node, item.itemIndex, KEY_KEPT_ERASED));
+				else if (verdict === 'unsure') item.outcome = failed(fireOnceUnconfirmedError(run.node, item.itemIndex));
 			}
 		},
 		(error) => {
