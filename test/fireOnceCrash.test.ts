@@ -54,7 +54,11 @@ async function startProcess() {
 	});
 	return n8n;
 }
-beforeEach(() => store.clear());
+// The previous test's last removals land a moment after its execution ended.
+beforeEach(async () => {
+	await store.quiet();
+	store.clear();
+});
 
 const MAX_CONCURRENT = 3;
 const ONCE = { ...FAST, fireOnce: true, maxConcurrent: MAX_CONCURRENT };
