@@ -478,6 +478,31 @@ describe('records that do not exist', () => {
     await expect(startSandbox({ missingRecords: [{ entityType: 'deal', id: 0 }] })).rejects.toThrow(TypeError);
   });
 
+  test('cutOff(key): a dead process — what it sent stays applied, its later requests and the answers it waits for hang unapplied; other keys go on', async () => {
+    const dead = 'vibe_api_cut_test';
+    sb().addKey(dead);
+    sb().setLatency(300);
+    try {
+      // Applied on arrival, answered after the latency: the process dies meanwhile.
+      const inFlight = fire(sb(), { ...FIRE, entityId: 1 }, { key: dead }).then(() => 'answered', () => 'gone');
+      while (sb().fires.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      sb().cutOff(dead);
+      const later = fire(sb(), { ...FIRE, entityId: 2 }, { key: dead }).then(() => 'answered', () => 'gone');
+      const timeout = new Promise((resolve) => setTimeout(resolve, 800, 'hanging'));
+      expect(await Promise.race([inFlight, timeout])).toBe('hanging');
+      expect(await Promise.race([later, timeout])).toBe('hanging');
+      expect(sb().fires.map((f) => f.entityId)).toEqual([1]);
+      sb().setLatency(0);
+      expect((await fire(sb(), { ...FIRE, entityId: 3 })).status).toBe(200);
+      sb().reset();
+      const afterReset = fire(sb(), { ...FIRE, entityId: 4 }, { key: dead }).then(() => 'answered', () => 'gone');
+      expect(await Promise.race([afterReset, new Promise((resolve) => setTimeout(resolve, 300, 'hanging'))])).toBe('hanging');
+      expect(() => sb().cutOff('vibe_api_nobody')).toThrow(TypeError);
+    } finally {
+      sb().setLatency(0);
+    }
+  });
+
   test('an ignored fire behind an applied fault is not applied', async () => {
     sb().removeRecord('deal', 5141);
     sb().injectFault({ kind: 'json502', apply: true });

@@ -23,9 +23,17 @@ import type { Run } from './run';
 const CONFIRM_ROUNDS = 5;
 /** Looks at a key another execution holds, a settle × 1, 2, 4 … apart (about 4 s), before it is reported unanswered. */
 const HELD_LOOKS = 7;
+/** Looks at a removal that late writes of other processes keep putting back. */
+const REMOVAL_LOOKS = 5;
 
 /** What a look at the store found for an attempt to claim a key. */
 type Verdict = 'mine' | 'fired' | 'held' | 'unsure' | 'stopped' | { failure: unknown };
+
+/** Values removed together, with the attempt's mark among them: the mark back means a late write put them all back. */
+interface Removal {
+	mark: string;
+	values: string[];
+}
 
 interface Attempt {
 	item: Item;
@@ -67,13 +75,11 @@ class ClaimWindow implements Claims {
 	/** Claims of the run whose answer is not recorded yet: never more than `limit`. */
 	private open = 0;
 	private claiming = false;
-	/** Values to remove with the next write: answers, and what looking at others' keys added. */
-	private removals: string[] = [];
+	/** Removed with the next write: answers, and what looking at others' keys added. */
+	private removals: Removal[] = [];
 	/** Fires answered since the last write (their claims close with the next one). */
 	private answers = 0;
 	private recording?: Promise<void>;
-	/** Values removed once, to remove again a settle later: a late write of another process can put them back. */
-	private again: { values: string[]; at: number }[] = [];
 	private readonly marks = new Map<Item, string>();
 	private looks = 0;
 	private pumpDue = false;
@@ -106,8 +112,8 @@ class ClaimWindow implements Claims {
 		const mark = this.marks.get(item) as string;
 		// A fire that reached Bitrix24, or may have, keeps its key; one that did not frees it; one
 		// whose fire broke off without an outcome stays claimed, unanswered: it may have been sent.
-		if (!item.outcome) this.removals.push(mark);
-		else this.removals.push(pendingOf(key), mark, ...(neverReached(item) ? [key] : []));
+		const values = !item.outcome ? [mark] : [pendingOf(key), mark, ...(neverReached(item) ? [key] : [])];
+		this.removals.push({ mark, values });
 		this.answers++;
 		this.flush();
 	}
@@ -117,15 +123,6 @@ class ClaimWindow implements Claims {
 			this.flush(true);
 			await this.recording;
 		}
-		const values = this.again.flatMap((removed) => removed.values);
-		if (!values.length) return;
-		// The second removal does not hold up the execution: if it is lost, a later execution
-		// reports the key as "may have fired" instead of skipping it, and nothing fires twice.
-		const waitMs = Math.max(...this.again.map((removed) => removed.at)) - systemClock.now();
-		void systemClock
-			.sleep(Math.max(0, waitMs))
-			.then(async () => await remove(this.once, values))
-			.catch((error) => logStoreFailure(this.once, error));
 	}
 
 	private outcomeOf(item: Item, verdict: Exclude<Verdict, 'mine'>): Outcome {
@@ -164,7 +161,7 @@ class ClaimWindow implements Claims {
 		this.claiming = false;
 		if (!(there instanceof Set)) {
 			// Nothing is known of what the write did: nothing is removed, the keys may stay claimed.
-			for (const attempt of batch) this.release(attempt, there, []);
+			for (const attempt of batch) this.release(attempt, there);
 			return;
 		}
 		const tentative: Attempt[] = [];
@@ -208,10 +205,10 @@ class ClaimWindow implements Claims {
 		for (const attempt of looking) this.release(attempt, 'unsure', [attempt.mark]);
 	}
 
-	/** An attempt that is not this run's claim after all: it leaves the window. */
-	private release(attempt: Attempt, verdict: Verdict, values: string[]) {
+	/** An attempt that is not this run's claim after all: it leaves the window, and what it added to the store is removed. */
+	private release(attempt: Attempt, verdict: Verdict, values?: string[]) {
 		this.open--;
-		this.removals.push(...values);
+		if (values) this.removals.push({ mark: attempt.mark, values });
 		attempt.done(verdict);
 		this.flush();
 		this.pump();
@@ -225,24 +222,41 @@ class ClaimWindow implements Claims {
 		const inFlight = this.open - this.answers;
 		if (this.recording || !this.removals.length) return;
 		if (!all && this.answers < this.run.options.maxConcurrent && inFlight > 0) return;
-		const now = systemClock.now();
-		const due = this.again.filter((removed) => removed.at <= now);
-		this.again = this.again.filter((removed) => removed.at > now);
-		const values = this.removals;
+		const removals = this.removals;
 		const closing = this.answers;
 		this.removals = [];
 		this.answers = 0;
 		this.recording = (async () => {
-			try {
-				await remove(this.once, [...values, ...due.flatMap((removed) => removed.values)]);
-			} catch (error) {
-				logStoreFailure(this.once, error);
-			}
-			this.again.push({ values, at: systemClock.now() + settleMs(this.once) });
+			const removed = await remove(this.once, removals.flatMap((removal) => removal.values)).then(
+				() => true,
+				(error) => logStoreFailure(this.once, error),
+			);
+			// The look does not hold up the run or the execution: if it is lost, a later execution
+			// reports such a key as "may have fired" instead of skipping it, and nothing fires twice.
+			if (removed) void this.lookAgain(removals.filter((removal) => removal.values.length > 1));
 			this.open -= closing;
 			this.recording = undefined;
 			this.flush();
 			this.pump();
 		})();
+	}
+
+	/**
+	 * A settle after a removal, every write that read the row before it has landed: a mark back
+	 * means such a write put back all the values removed with it, which are removed again. The
+	 * look records the marks that were gone: they are removed too, as values of no key.
+	 */
+	private async lookAgain(removals: Removal[], look = 1): Promise<void> {
+		if (!removals.length) return;
+		await settle(this.once);
+		try {
+			const there = await lookAndRecord(this.once, removals.map((removal) => removal.mark));
+			const back = removals.filter((removal) => there.has(removal.mark));
+			const gone = removals.filter((removal) => !there.has(removal.mark)).map((removal) => removal.mark);
+			await remove(this.once, [...back.flatMap((removal) => removal.values), ...gone]);
+			if (look < REMOVAL_LOOKS) await this.lookAgain(back, look + 1);
+		} catch (error) {
+			logStoreFailure(this.once, error);
+		}
 	}
 }

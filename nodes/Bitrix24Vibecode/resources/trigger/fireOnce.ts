@@ -23,7 +23,9 @@ import type { Run } from './run';
 //   again `settleMs` later, longer than any read-then-write takes, so every write that could
 //   erase its claim has landed: key, pending and its mark all there means the key is its own;
 //   the key there without its mark means another execution claimed it at the same moment.
-//   A removal is done again `settleMs` later, since a late write can put the values back.
+//   A removal can be undone the same way (a late write puts the values back), so the claim's
+//   mark is removed with them and looked at `settleMs` later: back means all of them are back,
+//   and they are removed again.
 
 /** Scope 'node': the row is the node's own (by node id: it survives a rename), not shared with Remove Duplicates. */
 const SCOPE = 'node';
