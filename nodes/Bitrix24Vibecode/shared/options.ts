@@ -50,7 +50,7 @@ export const optionsDescription: INodeProperties = {
 			default: false,
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
-				"Whether to remember in n8n's database the key of every item this node fired, or may have fired, and skip an item whose key an earlier execution fired: a webhook delivered twice, n8n's Retry of a failed execution, another queue-mode worker. A skipped item goes to the main output with skipped: true and the reason. Fires that did not reach Bitrix24 are not remembered. Not available when AI Agent 2.2 or older calls the node as a tool.",
+				"Whether to remember in n8n's database the key of every item this node fired, or may have fired, and skip an item whose key an earlier execution fired: a webhook delivered twice, n8n's Retry of a failed or crashed execution, another queue-mode worker. A skipped item goes to the main output with skipped: true and the reason. Each key is recorded just before its fire: if n8n stops in the middle of a run, a later execution reports the few keys that were being fired then as \"may have fired\" and fires the rest. Without this option, a Retry after a crash fires again everything sent before it. Fires that did not reach Bitrix24 are not remembered. Not available when AI Agent 2.2 or older calls the node as a tool.",
 		},
 		{
 			displayName: 'Fire Once Key',
@@ -70,7 +70,28 @@ export const optionsDescription: INodeProperties = {
 			default: 10000,
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
-				'With "Fire Once Across Executions": how many keys this node remembers; the oldest are forgotten first, and an item whose key was forgotten fires again',
+				'With "Fire Once Across Executions": how many keys this node remembers at least; the oldest are forgotten first, and an item whose key was forgotten fires again',
+		},
+		{
+			displayName: 'Fire Once Keys Left Unanswered',
+			name: 'fireOnceUnanswered',
+			type: 'options',
+			options: [
+				{
+					name: 'Report as May Have Fired',
+					value: 'report',
+					description: 'Do not send the item; it goes to the error output with code FIRE_ONCE_UNANSWERED',
+				},
+				{
+					name: 'Fire (I Checked the Records)',
+					value: 'fire',
+					description: 'Fire the item: only after checking in Bitrix24 that its automation did not run',
+				},
+			],
+			default: 'report',
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				'With "Fire Once Across Executions": what to do with an item whose key another execution claimed and never recorded Bitrix24\'s answer for — n8n stopped in the middle of that execution, or it is still running. Its fire may have happened. Per item, so an expression can pick the records you checked.',
 		},
 		{
 			displayName: 'Max Concurrent Requests',
@@ -122,7 +143,7 @@ export const optionsDescription: INodeProperties = {
 const fields = optionsDescription.options as INodeProperties[];
 
 /** Options that do nothing until the user adds them: their default is only what the field shows then. */
-const ONLY_WHEN_SET = new Set(['requestsPerMinute', 'fireOnceKey']);
+const ONLY_WHEN_SET = new Set(['requestsPerMinute', 'fireOnceKey', 'fireOnceUnanswered']);
 
 export const DEFAULT_OPTIONS = Object.fromEntries(
 	fields.filter((f) => !ONLY_WHEN_SET.has(f.name)).map((f) => [f.name, f.default]),
@@ -160,8 +181,8 @@ export function readOptions(node: INode, itemIndex: number, raw: unknown): Optio
 	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
 	const options = { ...DEFAULT_OPTIONS } as unknown as IDataObject;
 	for (const field of fields) {
-		// Text options (Fire Once Key) belong to each item: the run reads them item by item.
-		if (!(field.name in given) || field.type === 'string') continue;
+		// Text and choice options (Fire Once Key, Fire Once Keys Left Unanswered) belong to each item: the run reads them item by item.
+		if (!(field.name in given) || field.type === 'string' || field.type === 'options') continue;
 		const { value, rule } = checked(field, given[field.name]);
 		if (value === undefined) {
 			throw new NodeOperationError(node, `Invalid ${field.displayName} "${shown(given[field.name])}" in item ${itemIndex}`, {

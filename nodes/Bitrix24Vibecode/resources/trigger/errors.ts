@@ -256,8 +256,24 @@ export function missingRecordError(node: INode, itemIndex: number, record: { ent
 
 /** Why an item was not fired under "Fire Once Across Executions"; it is not a failure. */
 export const SKIPPED_EARLIER =
-	'Not fired: an earlier execution of this node fired this Fire Once Key (or may have, after an unclear answer), or another execution is firing it now.';
+	'Not fired: an earlier execution of this node fired this Fire Once Key (or sent it and got an unclear answer).';
 export const skippedSameKey = (firstIndex: number) => `Not fired: item ${firstIndex} of this run has the same Fire Once Key.`;
+
+/** The option that fires a key another execution claimed and never answered, once a person has checked the record. */
+export const FIRE_UNANSWERED_OPTION = '"Fire Once Keys Left Unanswered" → "Fire (I Checked the Records)"';
+
+/**
+ * Another execution claimed the item's key and never recorded Bitrix24's answer: it died in the
+ * middle of its run, or it is still running. This run did not send it; the fire may have happened.
+ */
+export function fireOnceUnansweredError(node: INode, itemIndex: number, at: { key: string; input?: { entityType: EntityType; entityId: number } }) {
+	const record = at.input ? `${ENTITY[at.input.entityType].label} ${at.input.entityId}` : 'the record';
+	const error = new NodeOperationError(node, `Fire Once Key "${shown(at.key)}" may already have fired (item ${itemIndex})`, {
+		itemIndex,
+		description: `This item was not sent. Another execution of this node claimed this key and never recorded Bitrix24's answer: n8n stopped in the middle of that execution (a crash, a restart, a deploy), or that execution is still running. Its fire may or may not have reached Bitrix24. Check ${record} in Bitrix24: if its automation ran, nothing is left to do. If it did not, run this item again with the option ${FIRE_UNANSWERED_OPTION}, then set the option back.`,
+	});
+	return withCode(error, 'FIRE_ONCE_UNANSWERED');
+}
 
 /** Fire Once was asked for where n8n gives the node no deduplication store: nothing is sent. */
 export const fireOnceUnavailableError = (node: INode, itemIndex: number) =>
@@ -278,8 +294,7 @@ export const fireOnceStoreError = (node: INode, itemIndex: number, cause: unknow
 export const fireOnceUnconfirmedError = (node: INode, itemIndex: number) =>
 	new NodeOperationError(node, `Could not record the Fire Once Key in n8n's database (item ${itemIndex})`, {
 		itemIndex,
-		description:
-			"Nothing was fired, so the item is safe to run again. Other n8n processes (queue-mode workers) kept overwriting this node's record of fired keys at the same moment; run the item again a little later.",
+		description: `Nothing was fired, so the item is safe to run again. Other n8n processes (queue-mode workers) kept overwriting this node's record of fired keys at the same moment; run the item again a little later. If that run reports its key as "may already have fired", it was not fired here: run it with the option ${FIRE_UNANSWERED_OPTION}.`,
 	});
 
 export const cancelledError = (node: INode, itemIndex: number) =>
@@ -362,7 +377,7 @@ function ranges(indices: number[]): string {
 }
 
 const RETRY_FIRES_AGAIN =
-	'Retrying this execution (Retry in the executions list) sends every item again, including those that fired or may have fired. To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions".';
+	'Retrying this execution (Retry in the executions list) sends every item again, including those that fired or may have fired; so does a Retry after n8n stopped in the middle of a run (a crash, a restart, a deploy). To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions".';
 const RETRY_SKIPS_FIRED =
 	'Retrying this execution fires only the items that were not sent: "Fire Once Across Executions" skips those that fired or may have fired.';
 

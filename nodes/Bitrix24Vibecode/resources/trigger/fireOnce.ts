@@ -5,26 +5,31 @@ import { invalidValue } from './errors';
 import type { FireInput } from './fireInput';
 import type { Run } from './run';
 
-// Fire Once Across Executions keeps the keys a node fired in n8n's deduplication store, the
-// one Remove Duplicates keeps its history in: one row per node in n8n's database, shared by
-// the main process and every queue-mode worker. A call reads the row, changes it and writes
-// the whole row back, not atomically: a write can erase what another call wrote after this
-// call's read (a lost update). So:
-// - in one n8n process the node's calls on a row wait for each other (`inTurn`): two of its
-//   executions there never both see a key as new, and never erase each other's keys;
-// - across processes, each execution records with every key a mark of its own, in the same
-//   write (`recordKeys`), and looks again `settleMs` later, longer than any read-then-write
-//   takes, so every write that could erase its own has landed (`confirmKeys`): its mark there
-//   means the key is its own; the key there without its mark means another process recorded
-//   the key at the same moment and fires it; neither means another key's write erased both,
-//   and the check has just recorded them again, to be confirmed in the next round. A fire waits
-//   for that answer. Forgotten keys are removed twice, `settleMs` apart, for the same reason.
-// The marks take room in the row: it holds twice the keys the user asked for.
+// Fire Once Across Executions keeps its record in n8n's deduplication store, the one Remove
+// Duplicates keeps its history in: one row per node in n8n's database, shared by the main
+// process and every queue-mode worker. The store only answers "was this value there?", and
+// records every value it is asked about; a call reads the row, changes it and writes the whole
+// row back, not atomically. So a key's state is told by which of its values are there:
+// - the key alone: a fire for it was sent (it fired, or the answer was unclear);
+// - the key and its "pending" value: an execution claimed it and has not recorded Bitrix24's
+//   answer yet — it is firing now, or its process died. A claim records both in one write,
+//   so they appear together; the answer removes "pending".
+// Asking about a key records it, and its "pending" value with it: asking can only turn a
+// sent key into an unanswered one until the asker removes "pending" again, never the other way,
+// so no question makes a key look sent that was not.
+// Against lost updates (a write of another process that read the row before this one's write):
+// - in one n8n process the node's calls on a row wait for each other (`inTurn`);
+// - across processes, a claim records with the key a mark of its own, and the claimer looks
+//   again `settleMs` later, longer than any read-then-write takes, so every write that could
+//   erase its claim has landed: key, pending and its mark all there means the key is its own;
+//   the key there without its mark means another execution claimed it at the same moment.
+//   A removal is done again `settleMs` later, since a late write can put the values back.
 
 /** Scope 'node': the row is the node's own (by node id: it survives a rename), not shared with Remove Duplicates. */
 const SCOPE = 'node';
-const SETTLE_MS = 250;
-const MAX_SETTLE_ROUNDS = 5;
+const SETTLE_MS = 60;
+/** Values a claim holds besides its key while it is open: "pending" and a mark or two. */
+const CLAIM_ROOM = 3;
 
 type Store = Pick<DeduplicationHelperFunctions, 'checkProcessedAndRecord' | 'removeProcessed'>;
 
@@ -49,24 +54,29 @@ export interface OnceStore {
 	row: string;
 	store: Store;
 	options: ICheckProcessedOptions;
-	/** The slowest call seen, so that a check waits out a slower one in another process. */
+	/** The slowest call seen, so that a look waits out a slower one in another process. */
 	slowestMs: number;
-	/** This run's mark, recorded beside each of its keys. */
-	markOf(key: string): string;
+	/** Marks a claim of this run: unique per run and attempt, so that an old attempt's mark never confirms a new one. */
+	markOf(key: string, attempt: number): string;
+	run: Pick<Run, 'context' | 'node'>;
 }
 
-export function onceStoreOf(run: Run): OnceStore | undefined {
+export function onceStoreOf(run: Run, claimsOpen: number): OnceStore | undefined {
 	const helpers = (run.context as { helpers?: Partial<Store> }).helpers;
 	if (typeof helpers?.checkProcessedAndRecord !== 'function' || typeof helpers.removeProcessed !== 'function') return undefined;
 	const mark = `${run.context.getExecutionId() ?? ''}:${Math.random().toString(36).slice(2)}`;
 	return {
 		row: `${run.context.getWorkflow().id ?? ''}\n${run.node.id}`,
 		store: helpers as Store,
-		options: { mode: 'entries', maxEntries: 2 * run.options.fireOnceMaxKeys },
+		// The keys asked for, plus room for the values of the claims open at once.
+		options: { mode: 'entries', maxEntries: run.options.fireOnceMaxKeys + CLAIM_ROOM * claimsOpen },
 		slowestMs: 0,
-		markOf: (key) => `${key}\n${mark}`,
+		markOf: (key, attempt) => `${key}\n${mark}:${attempt}`,
+		run,
 	};
 }
+
+export const pendingOf = (key: string) => `${key}\npending`;
 
 /** One call on the row, in turn; retried once, since the first write of a new row can lose a race with another process's. */
 async function call<T>(once: OnceStore, work: (store: Store) => Promise<T>): Promise<T> {
@@ -82,6 +92,29 @@ async function call<T>(once: OnceStore, work: (store: Store) => Promise<T>): Pro
 	});
 }
 
+/** Records `values` (each asked about: recording is what the store does); returns those that were there before. */
+export async function lookAndRecord(once: OnceStore, values: string[]): Promise<Set<string>> {
+	if (!values.length) return new Set();
+	const { processed } = await call(once, async (store) => await store.checkProcessedAndRecord(values, SCOPE, once.options));
+	return new Set(processed.map(String));
+}
+
+export async function remove(once: OnceStore, values: string[]): Promise<void> {
+	if (values.length) await call(once, async (store) => await store.removeProcessed(values, SCOPE, once.options));
+}
+
+/** How long a look waits for every write that could erase a claim to land: longer than any call seen takes. */
+export const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * once.slowestMs);
+
+export const settle = async (once: OnceStore) => await systemClock.sleep(settleMs(once));
+
+/** A failed removal cannot undo what the run did: it is logged, and the values stay (a later execution sees them as unanswered). */
+export function logStoreFailure(once: OnceStore, error: unknown) {
+	once.run.context.logger?.warn(
+		`Fire Once Across Executions, node "${once.run.node.name}": n8n's deduplication store failed to record an outcome: ${(error as Error).message}`,
+	);
+}
+
 /** An item's key: the option's value, or entity type, ID and trigger code when it is empty. */
 export function onceKeyOf(node: INode, itemIndex: number, given: unknown, input: FireInput): string {
 	const key = typeof given === 'number' && Number.isFinite(given) ? String(given) : typeof given === 'string' ? given.trim() : given;
@@ -92,54 +125,9 @@ export function onceKeyOf(node: INode, itemIndex: number, given: unknown, input:
 	throw invalidValue(node, itemIndex, { field: 'Fire Once Key', value: given, why });
 }
 
-/** Records the keys, each with the run's mark; returns those an earlier or concurrent execution of the node holds already. */
-export async function recordKeys(once: OnceStore, keys: string[]): Promise<Set<string>> {
-	if (!keys.length) return new Set();
-	const recorded = [...keys, ...keys.map(once.markOf)];
-	const { processed } = await call(once, async (store) => await store.checkProcessedAndRecord(recorded, SCOPE, once.options));
-	return new Set(processed.map(String));
+/** "Fire Once Keys Left Unanswered", per item: a person decides item by item, after checking the records. */
+export function fireUnansweredOf(node: INode, itemIndex: number, given: unknown): boolean {
+	if (given === 'report' || given === 'fire') return given === 'fire';
+	const why = 'Fire Once Keys Left Unanswered must be "report" (Report as May Have Fired) or "fire" (Fire, I Checked the Records).';
+	throw invalidValue(node, itemIndex, { field: 'Fire Once Keys Left Unanswered', value: given, why });
 }
-
-/** Whose a recorded key turned out to be; 'unsure' when other processes' writes kept erasing it. */
-export type Confirmed = 'mine' | 'another' | 'unsure';
-
-/** After `recordKeys`: whose each key is, once every write that could have erased it has landed (see above). */
-export async function confirmKeys(once: OnceStore, keys: string[]): Promise<Map<string, Confirmed>> {
-	const confirmed = new Map<string, Confirmed>();
-	let pending = keys;
-	for (let round = 0; round < MAX_SETTLE_ROUNDS && pending.length; round++) {
-		await systemClock.sleep(settleMs(once));
-		const looked = [...pending.map(once.markOf), ...pending];
-		const there = new Set((await call(once, async (store) => await store.checkProcessedAndRecord(looked, SCOPE, once.options))).processed.map(String));
-		for (const key of pending) {
-			if (there.has(once.markOf(key))) confirmed.set(key, 'mine');
-			else if (there.has(key)) confirmed.set(key, 'another');
-		}
-		pending = pending.filter((key) => !confirmed.has(key));
-	}
-	for (const key of pending) confirmed.set(key, 'unsure');
-	return confirmed;
-}
-
-/**
- * Forgets the keys of fires that did not reach Bitrix24, so that a later execution sends them;
- * twice, `settleMs` apart, since a write of another process that read the row before the
- * removal would write the keys back. A failure of the store here is logged: it cannot undo the
- * fires of the run.
- */
-export async function forgetKeys(run: Run, once: OnceStore, keys: string[]): Promise<void> {
-	if (!keys.length) return;
-	const forgotten = [...keys, ...keys.map(once.markOf)];
-	const forget = async () => await call(once, async (store) => await store.removeProcessed(forgotten, SCOPE, once.options));
-	try {
-		await forget();
-		await systemClock.sleep(settleMs(once));
-		await forget();
-	} catch (error) {
-		run.context.logger?.warn(
-			`Fire Once Across Executions, node "${run.node.name}": n8n's deduplication store failed to forget fires that were not sent: ${(error as Error).message}`,
-		);
-	}
-}
-
-const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * once.slowestMs);

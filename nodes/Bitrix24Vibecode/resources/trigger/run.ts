@@ -46,6 +46,8 @@ export interface Run extends RunSource {
 	signal?: AbortSignal;
 	/** Drops every request of the run that has not started. */
 	stop(): void;
+	/** The run was stopped (On Error: Stop, or the execution was cancelled): nothing more is sent. */
+	stopped: boolean;
 }
 
 /**
@@ -94,7 +96,11 @@ export async function openRun(source: RunSource): Promise<Run> {
 		defaults: requestDefaultsOf(parameter('requestOptions', first, {}) as IDataObject, credentials),
 		...answerMode(context),
 		signal: context.getExecutionCancelSignal(),
-		stop: () => pacer.cancel(run),
+		stopped: false,
+		stop: () => {
+			run.stopped = true;
+			pacer.cancel(run);
+		},
 	} as Run;
 	run.paced = { pacer, turn: turnOf(options, run), onFinalFailure: run.stopOnFailure ? run.stop : undefined };
 	return run;
