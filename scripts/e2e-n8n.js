@@ -330,7 +330,7 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			h.analysis = crashChecks.analyse({ ids, crash: h.crash, second: h.second, answers: h.answers });
 			h.rest = rest;
 			const m = h.analysis.measured;
-			detail(`execution ${crashed.id} crashed (found ${(h.restartMs / 1000).toFixed(1)}s after the restart) → retry ${retried.id}: ${done.status} in ${(h.retryMs / 1000).toFixed(1)}s`);
+			detail(`execution ${crashed.id} crashed (found ${(h.restartMs / 1000).toFixed(1)}s after the restart) → retry ${retried.id}: ${done.status} in ${(h.retryMs / 1000).toFixed(1)}s, ${crashChecks.pace(afterCrash)}`);
 			detail(`measured: fired before the kill ${m.firedBeforeKill} (in flight, reported unanswered: ${m.inFlightAtKill}); unanswered ${m.unanswered}; fired by the retry ${m.firedBySecond}; the retry's answers: ${m.answers}`);
 			assert.equal(done.status, 'success', 'the retried execution succeeds');
 		});

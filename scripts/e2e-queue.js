@@ -716,7 +716,7 @@ async function main() {
 		const end = await crashedEnd;
 		const m = h.analysis.measured;
 		measured.h = { ...m, killAfterSeconds: Math.round(h.killAfterMs / 1000), secondSeconds: Math.round(h.secondMs / 1000) };
-		detail(`execution ${crashed.id} ended ${end.status ?? 'not within 120s'} ${(end.afterMs / 1000).toFixed(0)}s after the kill; redelivery: execution ${second.id} on ${ranOn(second.id).map((w) => w.name).join(', ') || '?'}: ${full.status} in ${(h.secondMs / 1000).toFixed(1)}s`);
+		detail(`execution ${crashed.id} ended ${end.status ?? 'not within 120s'} ${(end.afterMs / 1000).toFixed(0)}s after the kill; redelivery: execution ${second.id} on ${ranOn(second.id).map((w) => w.name).join(', ') || '?'}: ${full.status} in ${(h.secondMs / 1000).toFixed(1)}s, ${crashChecks.pace(crashFires().slice(atKill))}`);
 		detail(`measured: fired before the kill ${m.firedBeforeKill} (in flight, reported unanswered: ${m.inFlightAtKill}); unanswered ${m.unanswered}; fired by the redelivery ${m.firedBySecond}; its answers: ${m.answers}`);
 		assert.equal(full.status, 'success', 'the second execution succeeds');
 		// the restarted worker finds the execution unfinished in its own event log and marks it

@@ -48,6 +48,14 @@ function answersOf({ main, errors }) {
 	return answers;
 }
 
+/** "N fires in Xs (R/s)", first to last applied fire. */
+function pace(fires) {
+	if (fires.length < 2) return `${fires.length} fires`;
+	const at = fires.map((f) => f.at);
+	const seconds = (Math.max(...at) - Math.min(...at)) / 1000;
+	return `${fires.length} fires in ${seconds.toFixed(1)}s (${((fires.length - 1) / seconds).toFixed(1)}/s)`;
+}
+
 const listed = (ids, n = 10) => `${ids.slice(0, n).join(', ')}${ids.length > n ? ` … (${ids.length} in all)` : ''}`;
 const tally = (values) => Object.entries(values.reduce((acc, v) => ({ ...acc, [v]: (acc[v] ?? 0) + 1 }), {}))
 	.map(([k, n]) => `${k}: ${n}`)
@@ -115,4 +123,4 @@ function crashAssertions(a, { crash, secondFires, maxUnanswered, second = 'retry
 	];
 }
 
-module.exports = { FIRE_ONCE_UNANSWERED, fireCounts, nodeOutputs, answersOf, analyse, crashAssertions, listed, tally };
+module.exports = { FIRE_ONCE_UNANSWERED, fireCounts, pace, nodeOutputs, answersOf, analyse, crashAssertions, listed, tally };
