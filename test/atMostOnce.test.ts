@@ -61,7 +61,7 @@ describe('Retry On Fail (3 tries) never fires a record twice', () => {
 		expect(fired(box.sandbox)).toEqual([1, 2]);
 		expect(result.error?.message).toBe('The Bitrix24 portal did not answer');
 		expect(result.error?.description).toMatch(MAY_HAVE_FIRED);
-		expect(result.error?.description).toMatch(/Not sent: item 2\. Retrying this execution \(Retry in the executions list\) sends every item again, including those that fired or may have fired\. To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions"\.$/);
+		expect(result.error?.description).toMatch(/Not sent: item 2\. Retrying this execution \(Retry in the executions list\) sends every item again, including those that fired or may have fired; so does a Retry after n8n stopped in the middle of a run \(a crash, a restart, a deploy\)\. To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions"\.$/);
 	});
 
 	test('Stop, a refusal that did not reach Bitrix24: the next try sends the refused item and the rest, and the run succeeds', async () => {

@@ -19,7 +19,11 @@ import type { Fault, Sandbox } from './sandbox/server';
 // check its keys again, and the model store's calls take event-loop turns.
 const box = useSandbox();
 const store = registerDeduplicationStore(new MemoryDeduplicationStore());
-beforeEach(() => store.clear());
+// The previous test's last removals land a moment after its execution ended.
+beforeEach(async () => {
+	await store.quiet();
+	store.clear();
+});
 
 const ONCE = { ...FAST, fireOnce: true };
 const ONE_AT_A_TIME = { ...ONCE, maxConcurrent: 1 };

@@ -63,7 +63,7 @@ describe('On Error', () => {
 		expect(api.bodies.map((body) => body.entityId)).toEqual([10, 666]);
 		expect(result.error?.message).toBe('Bitrix24 denied access to this record');
 		expect(result.error?.description).toMatch(/^Check that the user behind the key may edit this record/);
-		expect(result.error?.description).toMatch(/Fired before the stop: item 0\. Not sent: items 2–3\. Retrying this execution \(Retry in the executions list\) sends every item again, including those that fired or may have fired\. To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions"\.$/);
+		expect(result.error?.description).toMatch(/Fired before the stop: item 0\. Not sent: items 2–3\. Retrying this execution \(Retry in the executions list\) sends every item again, including those that fired or may have fired; so does a Retry after n8n stopped in the middle of a run \(a crash, a restart, a deploy\)\. To make a retry fire only what was not sent, turn on the option "Fire Once Across Executions"\.$/);
 		expect((result.error as { httpCode?: string }).httpCode).toBe('403');
 		expect(result.error?.context?.itemIndex).toBe(1);
 	});

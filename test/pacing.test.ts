@@ -169,6 +169,7 @@ test('the options shown in the editor are the defaults the node uses', async () 
 		fireOnce: false,
 		fireOnceKey: '',
 		fireOnceMaxKeys: 10000,
+		fireOnceUnanswered: 'report',
 		maxConcurrent: 5,
 		maxRateLimitRetries: 5,
 		maxRateLimitWaitSeconds: 30,

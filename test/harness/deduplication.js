@@ -28,6 +28,16 @@ class MemoryDeduplicationStore {
 		/** Errors the next calls throw, in turn (a database that is down). */
 		this.failures = [];
 		this.calls = 0;
+		this.lastCallAt = 0;
+	}
+
+	/**
+	 * Resolves once no call has come for `quietMs`: the node removes an execution's answered
+	 * values a second time a moment after the execution ends, and a test that counts calls or
+	 * injects failures must not meet the previous test's.
+	 */
+	async quiet(quietMs = 300) {
+		while (Date.now() - this.lastCallAt < quietMs) await new Promise((resolve) => setTimeout(resolve, quietMs));
 	}
 
 	static rowOf(scope, contextData) {
@@ -38,6 +48,7 @@ class MemoryDeduplicationStore {
 
 	async read(row) {
 		this.calls++;
+		this.lastCallAt = Date.now();
 		if (this.failures.length) throw this.failures.shift();
 		await nextTurn();
 		const found = this.rows.get(row);

@@ -306,6 +306,8 @@ export interface Sandbox {
   recordExists(entityType: string, id: unknown): boolean;
   /** Throws TypeError on an invalid config. Kept by reset(). */
   setUnregisteredCode(config: UnregisteredCodeConfig): void;
+  /** The process that uses `key` died: its requests and the answers it waits for hang from now on, unapplied; what it sent before stays applied. Not undone by reset(). */
+  cutOff(key: string): void;
   addKey(key: string, spec?: KeySpec): { id: string; type: 'personal' | 'app' | 'management' };
   /** Adds a session token usable with app keys. */
   addSession(token: string, spec?: SessionSpec): void;

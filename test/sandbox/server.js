@@ -48,6 +48,8 @@ class Sandbox {
   #server;
   #sockets = new Set();
   #waits = new Set();
+  /** Ids of keys whose process died (cutOff). */
+  #cut = new Set();
   #closing = null;
   #seq = 0;
   #limiter;
@@ -194,6 +196,17 @@ class Sandbox {
     this.#unregistered = normalizeUnregistered(config);
   }
 
+  /**
+   * The process that uses `key` died: from now on its requests are never answered nor applied
+   * (their connections hang, as to a process that is gone), and the answers it was waiting for
+   * are never delivered. What it had sent before stays applied. Undone by reset().
+   */
+  cutOff(key) {
+    const k = this.#keys.get(key);
+    if (!k) throw new TypeError(`unknown key "${key}"`);
+    this.#cut.add(k.id);
+  }
+
   addKey(key, spec) {
     const k = normalizeKeySpec(key, spec);
     this.#keys.set(key, k);
@@ -242,6 +255,7 @@ class Sandbox {
 
     const who = authenticate(req.headers, this.#keys, this.#sessions);
     if (who.key) entry.apiKeyId = who.key.id;
+    if (who.key && this.#cut.has(who.key.id)) return void (await this.#wait(ctx, -1));
     if (who.error) {
       ctx.rl = this.#limiter.peek(who.key ? who.key.id : null, who.key && who.key.limit, entry.at);
       if (!(await this.#readBody(ctx))) return;
@@ -405,6 +419,7 @@ class Sandbox {
 
   async #reply(ctx, { status, body }, headers = {}, contentType = JSON_TYPE) {
     if (this.#latencyMs > 0 && !(await this.#wait(ctx, this.#latencyMs))) return;
+    if (this.#cut.has(ctx.entry.apiKeyId)) return void (await this.#wait(ctx, -1));
     if (ctx.closed) return;
     const buf = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
     const { res } = ctx;

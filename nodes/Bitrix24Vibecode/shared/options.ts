@@ -63,16 +63,6 @@ export const optionsDescription: INodeProperties = {
 				'With "Fire Once Across Executions": what makes two items the same event, per item, such as a payment ID. Empty: entity type, entity ID and trigger code, so this node fires a record\'s trigger once.',
 		},
 		{
-			displayName: 'Fire Once Keys Remembered',
-			name: 'fireOnceMaxKeys',
-			type: 'number',
-			typeOptions: { minValue: 1, maxValue: 100000, numberPrecision: 0 },
-			default: 10000,
-			displayOptions: { show: { '/operation': ['fire'] } },
-			description:
-				'With "Fire Once Across Executions": how many keys this node remembers at least; the oldest are forgotten first, and an item whose key was forgotten fires again',
-		},
-		{
 			displayName: 'Fire Once Keys Left Unanswered',
 			name: 'fireOnceUnanswered',
 			type: 'options',
@@ -92,6 +82,16 @@ export const optionsDescription: INodeProperties = {
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
 				'With "Fire Once Across Executions": what to do with an item whose key another execution claimed and never recorded Bitrix24\'s answer for — n8n stopped in the middle of that execution, or it is still running. Its fire may have happened. Per item, so an expression can pick the records you checked.',
+		},
+		{
+			displayName: 'Fire Once Keys Remembered',
+			name: 'fireOnceMaxKeys',
+			type: 'number',
+			typeOptions: { minValue: 1, maxValue: 100000, numberPrecision: 0 },
+			default: 10000,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				'With "Fire Once Across Executions": how many keys this node remembers at least; the oldest are forgotten first, and an item whose key was forgotten fires again',
 		},
 		{
 			displayName: 'Max Concurrent Requests',

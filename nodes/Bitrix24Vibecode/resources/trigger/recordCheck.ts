@@ -1,14 +1,16 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { searchPathOf, type EntityType } from './entityTypes';
+import { missingRecordError } from './errors';
 import type { FireInput } from './fireInput';
+import { failed, unsettled, type Item } from './item';
 import { checkRead, type Run } from './run';
 
 /** IDs one search asks about: a page of Vibecode's search. */
 const PER_SEARCH = 50;
 
 /** A record as the check names it: "deal:99999". */
-export const recordKey = ({ entityType, entityId }: Pick<FireInput, 'entityType' | 'entityId'>) => `${entityType}:${entityId}`;
+const recordKey = ({ entityType, entityId }: Pick<FireInput, 'entityType' | 'entityId'>) => `${entityType}:${entityId}`;
 
 /** The IDs among `ids` that exist, or undefined when the search could not tell. */
 async function existing(run: Run, type: EntityType, ids: number[]): Promise<Set<number> | undefined> {
@@ -25,7 +27,7 @@ async function existing(run: Run, type: EntityType, ids: number[]): Promise<Set<
  * so this is the only way to know. A search that fails leaves its records unchecked: they are
  * fired, never stopped by a guess.
  */
-export async function missingRecords(run: Run, fires: FireInput[]): Promise<Set<string>> {
+async function missingRecords(run: Run, fires: FireInput[]): Promise<Set<string>> {
 	const idsByType = new Map<EntityType, Set<number>>();
 	for (const { entityType, entityId } of fires) {
 		idsByType.set(entityType, (idsByType.get(entityType) ?? new Set()).add(entityId));
@@ -45,5 +47,17 @@ export async function missingRecords(run: Run, fires: FireInput[]): Promise<Set<
 		}),
 	);
 	return missing;
+}
+
+
+/** An item whose record does not exist fails before anything is sent (Bitrix24 would accept it and run nothing). */
+export async function checkRecords(run: Run, items: Item[]): Promise<void> {
+	const unsent = unsettled(items);
+	if (!run.options.checkRecords || !unsent.length || run.signal?.aborted) return;
+	const missing = await missingRecords(run, unsent.map((item) => item.input as FireInput));
+	for (const item of unsent) {
+		const input = item.input as FireInput;
+		if (missing.has(recordKey(input))) item.outcome = failed(missingRecordError(run.node, item.itemIndex, input));
+	}
 }
 

@@ -5,6 +5,9 @@ import { shown } from '../../shared/shown';
 import { systemClock } from '../../transport/clock';
 import type { Failure } from '../../transport/failure';
 import { credentialId } from '../../transport/request';
+import { apiError } from './errors';
+import type { FireInput } from './fireInput';
+import { failed, unsettled, type Item } from './item';
 import { checkRead, type Run } from './run';
 
 /** The application's triggers: List Triggers, the Trigger field's list and the code check read it. */
@@ -110,3 +113,27 @@ export function unknownTriggerError(run: Run, itemIndex: number, code: string, r
 		description: `The trigger code is not one of this application's triggers (their list was read just now), so it was not sent: Bitrix24 refuses a code the application did not register. ${closestCodesText(code, registered)}`,
 	});
 }
+
+/**
+ * A code the application did not register fails before anything is sent (Bitrix24 would refuse
+ * it); the list is read again once when a remembered one lacks a code. A refusal of the key or
+ * session fails the items with it. Returns the list, for naming codes later.
+ */
+export async function checkTriggerCodes(run: Run, items: Item[]): Promise<Registered[] | undefined> {
+	const unsent = unsettled(items);
+	if (!run.options.checkTriggerCodes || !canListTriggers(run.credentials) || !unsent.length || run.signal?.aborted) return undefined;
+	const lacks = (registered: Registered[]) =>
+		unsent.some((item) => !registered.some((trigger) => trigger.code === item.input?.triggerId));
+	let list = await triggerList(run, { fresh: false });
+	if (list?.registered && list.remembered && lacks(list.registered)) list = await triggerList(run, { fresh: true });
+	if (list?.refusal) {
+		for (const item of unsent) item.outcome = failed(apiError(run.node, item.itemIndex, list.refusal, 'fire'));
+		return undefined;
+	}
+	for (const item of list ? unsent : []) {
+		const error = unknownTriggerError(run, item.itemIndex, (item.input as FireInput).triggerId, list?.registered ?? []);
+		if (error) item.outcome = failed(error);
+	}
+	return list?.registered;
+}
+
