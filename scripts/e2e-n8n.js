@@ -5,13 +5,19 @@
 // installed in .n8n-app/), each example workflow run with `n8n execute` against the local
 // Vibecode sandbox. The AI Agent workflows' chat model is a scripted fake OpenAI
 // (scripts/lib/fake-openai.js) that calls the node as a tool.
-// Usage: npm run e2e   (KEEP_N8N_FOLDER=1 keeps the scratch n8n folder for a look afterwards)
+// Then n8n itself is killed mid-run: `n8n start` serves an active webhook workflow that fires 200
+// deals with Fire Once Across Executions on; n8n is killed (SIGKILL, its whole process group) once
+// the sandbox has applied about 50 fires, started again on the same folder and database, and the
+// crashed execution retried through REST (test/e2e/crash/, issue 22 point 5).
+// Usage: npm run e2e   (KEEP_N8N_FOLDER=1 keeps the scratch n8n folder for a look afterwards;
+// E2E_ONLY=workflows runs only the `n8n execute` workflows, E2E_ONLY=crash only the kill case)
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const crashChecks = require('./lib/crash-checks');
 const { API_KEY, startFakeOpenAi } = require('./lib/fake-openai');
 const local = require('./lib/n8n-local');
 
@@ -215,6 +221,174 @@ const CHECKS = {
 	vibeE2eAgent2Mb: agentMaybeFired(2.2),
 };
 
+// ---------------------------------------------------------------------------------------------
+// n8n killed mid-run (issue 22 point 5): test/e2e/crash/fire-once-crash.json, a production webhook
+// (answers at once) → one item per deal → Fire Trigger with Fire Once on (default key), On Error
+// "Continue (using error output)", paced at 300 requests per minute (5 fires/s), 5 at a time.
+
+const CRASH = {
+	file: path.join(local.ROOT, 'test', 'e2e', 'crash', 'fire-once-crash.json'),
+	// its own key (and credential), so that its pace is its own
+	key: 'vibe_api_sandbox_crash',
+	keyId: 'crash',
+	credential: { id: 'vibeSandboxCrash1', name: 'Vibecode sandbox (crash key)' },
+	deals: Array.from({ length: 200 }, (_, i) => i + 1),
+	killAt: 50,
+	// twice Max Concurrent Requests: what can be claimed and unanswered at the kill
+	maxUnanswered: 10,
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns something truthy. */
+async function waitFor(what, fn, { timeoutMs = 60000, everyMs = 250 } = {}) {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const got = await fn();
+		if (got) return got;
+		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+		await sleep(everyMs);
+	}
+}
+
+function crashCredential(sandbox) {
+	return { ...CRASH.credential, type: 'bitrix24VibecodeApi', data: { apiKey: CRASH.key, sessionToken: '', baseUrl: sandbox.url } };
+}
+
+/**
+ * Runs the kill case; `record(name, fn)` reports each check. The harness (start, kill, restart,
+ * find the crashed execution, retry it, read its outputs) is one check, each assertion another.
+ */
+async function crashCase({ env, sandbox, userFolder, record }) {
+	const workflow = JSON.parse(fs.readFileSync(CRASH.file, 'utf8'));
+	const hookPath = workflow.nodes.find((n) => n.type === 'n8n-nodes-base.webhook').parameters.path;
+	const baseUrl = `http://127.0.0.1:${env.N8N_PORT}`;
+	const logFile = path.join(userFolder, 'n8n-start.log');
+	const flatted = require(path.join(local.N8N_DIR, 'node_modules', 'flatted'));
+	const ids = CRASH.deals;
+	const fires = () => sandbox.fires.filter((f) => f.apiKeyId === CRASH.keyId);
+	const env2 = { ...env, N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '5' };
+	let server;
+	const h = {};
+
+	/** The execution's data (flatted in the database), and its status. */
+	async function execution(rest, id) {
+		const full = await rest.call('GET', `/executions/${id}`);
+		return { status: full.status, workflowData: full.workflowData, data: typeof full.data === 'string' ? flatted.parse(full.data) : full.data };
+	}
+	const listExecutions = async (rest) =>
+		(await rest.call('GET', `/executions?filter=${encodeURIComponent(JSON.stringify({ workflowId: workflow.id }))}&limit=20`)).results;
+
+	try {
+		const harnessOk = await record('A. n8n killed mid-run (Fire Once on, 200 deals): kill, restart, Retry of the crashed execution', async (detail) => {
+			sandbox.reset();
+			sandbox.addKey(CRASH.key, { id: CRASH.keyId, limit: 100000 });
+			await local.n8n(['import:workflow', `--input=${CRASH.file}`], { env });
+			await local.n8n(['update:workflow', `--id=${workflow.id}`, '--active=true'], { env });
+
+			server = local.startServer(env2, logFile);
+			await local.waitForN8n(baseUrl, { child: server });
+			await local.waitForWebhook(baseUrl, hookPath, { child: server });
+			const rest = new local.Rest(baseUrl);
+			await rest.login();
+
+			const t0 = Date.now();
+			const res = await fetch(`${baseUrl}/webhook/${hookPath}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ deals: ids }),
+			});
+			assert.equal(res.status, 200, `the webhook call: HTTP ${res.status} ${await res.text()}`);
+			await waitFor(`${CRASH.killAt} fires`, () => fires().length >= CRASH.killAt, { timeoutMs: 90000, everyMs: 20 });
+			const firstFireAt = Math.min(...fires().map((f) => f.at));
+			await local.killGroup(server);
+			h.killAfterMs = Date.now() - t0;
+			h.firingMs = Date.now() - firstFireAt;
+			// what reached the sandbox before the process died (the sandbox runs in this process)
+			await sleep(500);
+			const atKill = fires().length;
+			h.crash = crashChecks.fireCounts(fires(), ids, CRASH.keyId);
+			detail(`killed n8n ${(h.killAfterMs / 1000).toFixed(1)}s after the webhook call, ${(h.firingMs / 1000).toFixed(1)}s after the first fire: ${atKill} fires applied`);
+
+			const tRestart = Date.now();
+			server = local.startServer(env2, logFile);
+			await local.waitForN8n(baseUrl, { child: server });
+			await rest.login({ setup: false });
+			const crashed = await waitFor('the crashed execution', async () => (await listExecutions(rest)).find((e) => e.status === 'crashed'), { timeoutMs: 60000, everyMs: 500 });
+			h.restartMs = Date.now() - tRestart;
+
+			const tRetry = Date.now();
+			const retried = await rest.call('POST', `/executions/${crashed.id}/retry`, { loadWorkflow: false });
+			const done = await waitFor(`retried execution ${retried.id}`, async () => {
+				const e = await execution(rest, retried.id);
+				return ['success', 'error', 'crashed', 'canceled'].includes(e.status) && e;
+			}, { timeoutMs: 120000, everyMs: 500 });
+			h.retryMs = Date.now() - tRetry;
+			const afterCrash = fires().slice(atKill);
+			h.second = crashChecks.fireCounts(afterCrash, ids, CRASH.keyId);
+			h.outputs = crashChecks.nodeOutputs(done.data, 'Fire Trigger');
+			h.answers = crashChecks.answersOf(h.outputs);
+			h.analysis = crashChecks.analyse({ ids, crash: h.crash, second: h.second, answers: h.answers });
+			h.rest = rest;
+			const m = h.analysis.measured;
+			detail(`execution ${crashed.id} crashed (found ${(h.restartMs / 1000).toFixed(1)}s after the restart) → retry ${retried.id}: ${done.status} in ${(h.retryMs / 1000).toFixed(1)}s, ${crashChecks.pace(afterCrash)}`);
+			detail(`measured: fired before the kill ${m.firedBeforeKill} (in flight, reported unanswered: ${m.inFlightAtKill}); unanswered ${m.unanswered}; fired by the retry ${m.firedBySecond}; the retry's answers: ${m.answers}`);
+			assert.equal(done.status, 'success', 'the retried execution succeeds');
+		});
+		if (!harnessOk) return;
+		for (const [label, fn] of crashChecks.crashAssertions(h.analysis, { crash: h.crash, secondFires: h.second, maxUnanswered: CRASH.maxUnanswered, second: 'retry' })) {
+			await record(`A${label}`, fn);
+		}
+
+		// 5. A person checked the records and runs the same deals again with "Fire Once Keys Left
+		// Unanswered" → "Fire (I Checked the Records)": the same node (its keys), the option changed.
+		await record('A5. run again with fireOnceUnanswered "fire": the unanswered deals the sandbox never saw fire once, nothing else', async (detail) => {
+			const { rest, analysis: a } = h;
+			const wf = await rest.call('GET', `/workflows/${workflow.id}`);
+			const note = `e2e step 5, ${new Date().toISOString()}`;
+			const nodes = wf.nodes.map((n) =>
+				n.name === 'Fire Trigger' ? { ...n, notes: note, parameters: { ...n.parameters, options: { ...n.parameters.options, fireOnceUnanswered: 'fire' } } } : n,
+			);
+			await rest.call('PATCH', `/workflows/${workflow.id}`, { versionId: wf.versionId, nodes, connections: wf.connections });
+			await local.waitForWebhook(baseUrl, hookPath, { child: server });
+			const before = new Set((await listExecutions(rest)).map((e) => e.id));
+			const atStart = fires().length;
+			const t0 = Date.now();
+			const res = await fetch(`${baseUrl}/webhook/${hookPath}`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/json' },
+				body: JSON.stringify({ deals: ids }),
+			});
+			assert.equal(res.status, 200, `the webhook call: HTTP ${res.status}`);
+			const run = await waitFor('the new execution', async () => {
+				const e = (await listExecutions(rest)).find((x) => !before.has(x.id));
+				return e && ['success', 'error', 'crashed', 'canceled'].includes(e.status) && e;
+			}, { timeoutMs: 120000, everyMs: 500 });
+			const { status, data, workflowData } = await execution(rest, run.id);
+			const third = crashChecks.fireCounts(fires().slice(atStart), ids, CRASH.keyId);
+			const answers = crashChecks.answersOf(crashChecks.nodeOutputs(data, 'Fire Trigger'));
+			const single = (id) => ((answers.get(id) ?? []).length === 1 ? answers.get(id)[0] : `${(answers.get(id) ?? []).length} answers`);
+			const neverSeen = a.unanswered.filter((id) => !a.firedInCrash.includes(id));
+			const skippedInRetry = a.all.filter((id) => a.single(id) === 'skipped');
+			const total = (id) => h.crash.get(id) + h.second.get(id) + third.get(id);
+			detail(`execution ${run.id}: ${status} in ${local.elapsed(t0)}; fired ${[...third.values()].reduce((x, y) => x + y, 0)}: ${crashChecks.tally(a.all.map(single))}`);
+			detail(`unanswered in the retry ${a.unanswered.length}: the sandbox never saw ${neverSeen.length}, had applied ${a.inFlight.length} (these fire again: the person's choice)`);
+			const ran = workflowData?.nodes?.find((n) => n.name === 'Fire Trigger');
+			assert.equal(ran?.notes, note, 'the execution ran the workflow as changed');
+			// n8n drops an option the node does not declare when the workflow is saved
+			assert.equal(ran.parameters.options?.fireOnceUnanswered, 'fire', `the saved node kept the option (options: ${JSON.stringify(ran.parameters.options)})`);
+			assert.equal(status, 'success', 'the execution succeeds');
+			const notFired = neverSeen.filter((id) => third.get(id) !== 1 || single(id) !== 'fired');
+			assert.ok(notFired.length === 0, `unanswered and never applied, not fired once now: ${crashChecks.listed(notFired.map((id) => `${id} (${single(id)}, ${third.get(id)} fires)`))}`);
+			const refired = skippedInRetry.filter((id) => third.get(id) > 0 || single(id) !== 'skipped');
+			assert.ok(refired.length === 0, `skipped in the retry, not skipped now: ${crashChecks.listed(refired.map((id) => `${id} (${single(id)}, ${third.get(id)} fires)`))}`);
+			const wrong = a.all.filter((id) => total(id) !== (a.inFlight.includes(id) ? 2 : 1));
+			assert.ok(wrong.length === 0, `in all, each deal fired once (an in-flight one twice); not so: ${crashChecks.listed(wrong.map((id) => `${id}: ${total(id)}×`))}`);
+		});
+	} finally {
+		if (server) await local.stopServer(server);
+	}
+}
+
 async function execute(id, env, expectsError) {
 	const { stdout, stderr } = await local.n8n(['execute', `--id=${id}`, '--rawOutput'], { env, allowFailure: expectsError });
 	// --rawOutput prints the run as pretty JSON; skip any log line n8n may print before it
@@ -231,6 +405,9 @@ async function execute(id, env, expectsError) {
 	return run;
 }
 
+/** E2E_ONLY=workflows|crash (comma list): which parts run; all by default. */
+const ONLY = new Set((process.env.E2E_ONLY || 'workflows,crash').split(',').map((p) => p.trim()).filter(Boolean));
+
 async function main() {
 	const started = Date.now();
 	await local.buildPackage();
@@ -240,6 +417,23 @@ async function main() {
 	const sandbox = await local.startSandbox(0);
 	model = await startFakeOpenAi();
 	const results = [];
+	/** One check: its line, then what it wants shown under it; resolves with whether it passed. */
+	async function record(name, fn) {
+		const t0 = Date.now();
+		const details = [];
+		let ok = true;
+		try {
+			await fn((line) => details.push(line));
+			console.log(`  ok    ${name} (${local.elapsed(t0)})`);
+		} catch (err) {
+			ok = false;
+			console.log(`  FAIL  ${name} (${local.elapsed(t0)}): ${err.message}`);
+			if (err instanceof assert.AssertionError && err.operator === 'match') details.push(`actual: ${JSON.stringify(err.actual)}`);
+		}
+		for (const line of details) console.log(`        ${line}`);
+		results.push({ name, ok });
+		return ok;
+	}
 	try {
 		local.installPackage(userFolder);
 		// own ports, so that this can run beside `npm start`
@@ -249,30 +443,29 @@ async function main() {
 		});
 		console.log(`e2e: n8n folder ${userFolder}, sandbox ${sandbox.url}, scripted model ${model.url}`);
 		// the first n8n command also creates the database, which takes a few seconds
-		await local.importCredentials(sandbox, env, [model.credential]);
-		const workflows = [
-			...(await local.importExamples(env)),
-			...(await local.importExamples(env, path.join(local.ROOT, 'test', 'e2e'))),
-		];
+		await local.importCredentials(sandbox, env, [model.credential, crashCredential(sandbox)]);
 
-		for (const workflow of workflows) {
+		if (ONLY.has('workflows')) {
+			const workflows = [
+				...(await local.importExamples(env)),
+				...(await local.importExamples(env, path.join(local.ROOT, 'test', 'e2e'))),
+			];
+			for (const workflow of workflows) {
+				sandbox.reset();
+				sandbox.restoreRecords();
+				model.reset();
+				await record(workflow.name, async () => {
+					SETUP[workflow.id]?.(sandbox);
+					const expectsError = (CHECKS[workflow.id]?.length ?? 0) > 2;
+					const run = await execute(workflow.id, env, expectsError);
+					CHECKS[workflow.id]?.(run, sandbox, run.data?.resultData.error);
+				});
+			}
+		}
+		if (ONLY.has('crash')) {
 			sandbox.reset();
 			sandbox.restoreRecords();
-			model.reset();
-			const t0 = Date.now();
-			try {
-				SETUP[workflow.id]?.(sandbox);
-				const expectsError = (CHECKS[workflow.id]?.length ?? 0) > 2;
-				const run = await execute(workflow.id, env, expectsError);
-				CHECKS[workflow.id]?.(run, sandbox, run.data?.resultData.error);
-				results.push({ workflow, ok: true });
-				console.log(`  ok    ${workflow.name} (${local.elapsed(t0)})`);
-			} catch (err) {
-				results.push({ workflow, ok: false });
-				console.log(`  FAIL  ${workflow.name}: ${err.message}`);
-				// assert's own message has a diff for deepEqual/equal, not for match
-				if (err instanceof assert.AssertionError && err.operator === 'match') console.log(`        actual: ${JSON.stringify(err.actual)}`);
-			}
+			await crashCase({ env, sandbox, userFolder, record });
 		}
 	} finally {
 		await sandbox.close();

@@ -7,7 +7,8 @@
 // The workflows are test/e2e/queue/*.json: production webhooks whose executions run on the
 // workers; each answers with the worker that ran it (E2E_WORKER, read through $env).
 // Usage: npm run e2e:queue   (KEEP=1 keeps the scratch folder: logs, user folders, database;
-// E2E_QUEUE_ROUNDS=N runs the simultaneous same-key deliveries N rounds, default 30)
+// E2E_QUEUE_ROUNDS=N runs the simultaneous same-key deliveries N rounds, default 30;
+// E2E_ONLY=crash runs only (h), the worker killed mid-run; E2E_ONLY=cases only (a)–(g))
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -17,11 +18,14 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
+const crashChecks = require('./lib/crash-checks');
 const local = require('./lib/n8n-local');
 
 const { startSandbox } = require(path.join(local.ROOT, 'test', 'sandbox', 'server.js'));
 const WORKFLOW_DIR = path.join(local.ROOT, 'test', 'e2e', 'queue');
 const KEEP = Boolean(process.env.KEEP);
+/** E2E_ONLY=cases|crash (comma list): which checks run; all by default. */
+const ONLY = process.env.E2E_ONLY ? new Set(process.env.E2E_ONLY.split(',').map((p) => p.trim())) : null;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 const log = (...args) => console.log(...args);
@@ -264,64 +268,31 @@ function tail(file, lines = 25) {
 	}
 }
 
-/** The REST client of the owner: n8n-auth cookie, one browser id. */
-class Rest {
-	constructor(baseUrl) {
-		this.baseUrl = baseUrl;
-		this.cookie = '';
-		this.browserId = crypto.randomUUID();
-	}
-	async call(method, route, body) {
-		const res = await fetch(`${this.baseUrl}/rest${route}`, {
-			method,
-			headers: {
-				'content-type': 'application/json',
-				'browser-id': this.browserId,
-				...(this.cookie && { cookie: this.cookie }),
-			},
-			body: body === undefined ? undefined : JSON.stringify(body),
-			signal: AbortSignal.timeout(180000),
-		});
-		const auth = res.headers.getSetCookie().find((c) => c.startsWith('n8n-auth='));
-		if (auth) this.cookie = auth.split(';')[0];
-		const text = await res.text();
-		let json;
-		try {
-			json = JSON.parse(text);
-		} catch {
-			// not JSON
-		}
-		if (!res.ok) throw new Error(`${method} /rest${route}: ${res.status} ${text.slice(0, 500)}`);
-		return json?.data ?? json;
-	}
-	async login() {
-		const owner = { email: 'e2e-queue@example.com', firstName: 'E2E', lastName: 'Queue', password: 'E2eQueue-Passw0rd' };
-		await this.call('POST', '/owner/setup', owner);
-		await this.call('POST', '/login', { emailOrLdapLoginId: owner.email, password: owner.password });
-	}
-}
-
 // ---------------------------------------------------------------------------------------------
 // The checks
 
 const results = [];
 const measured = {};
 
-async function check(name, fn) {
-	if (aborted) return;
+/** `part`: 'cases' ((a)–(g)), 'crash' ((h)) or 'always', for E2E_ONLY. */
+async function check(name, fn, part = 'cases') {
+	if (aborted || (ONLY && part !== 'always' && !ONLY.has(part))) return;
 	const t0 = Date.now();
 	// what a case wants shown under its result line
 	const details = [];
+	let ok = false;
 	try {
 		const note = await fn((line) => details.push(line));
 		results.push({ name, ok: true });
 		log(`  ok    ${name} (${local.elapsed(t0)})${note ? ` — ${note}` : ''}`);
+		ok = true;
 	} catch (err) {
 		results.push({ name, ok: false });
 		log(`  FAIL  ${name} (${local.elapsed(t0)}): ${err.message}`);
 		if (err instanceof assert.AssertionError && err.operator === 'match') details.push(`actual: ${JSON.stringify(err.actual)}`);
 	}
 	for (const line of details) log(`        ${line}`);
+	return ok;
 }
 
 /** How many times the sandbox applied a fire for each of `ids` (deals, payment_received). */
@@ -341,6 +312,25 @@ function assertFiredTimes(sb, ids, times, what) {
 }
 
 const range = (from, n) => Array.from({ length: n }, (_, i) => from + i);
+
+// (h): test/e2e/queue/fire-once-crash.json with its own sandbox key (and credential), so that its
+// pace (300 requests per minute, 5 at a time) is its own.
+const CRASH = {
+	workflowId: 'vibeQueueCrash01',
+	hookPath: 'e2e-queue-crash-once',
+	key: 'vibe_api_sandbox_crash',
+	keyId: 'crash',
+	credential: (sb) => ({
+		id: 'vibeSandboxCrash1',
+		name: 'Vibecode sandbox (crash key)',
+		type: 'bitrix24VibecodeApi',
+		data: { apiKey: 'vibe_api_sandbox_crash', sessionToken: '', baseUrl: sb.url },
+	}),
+	deals: range(800001, 200),
+	killAt: 50,
+	// twice Max Concurrent Requests: what can be claimed and unanswered at the kill
+	maxUnanswered: 10,
+};
 
 async function main() {
 	await local.buildPackage();
@@ -406,7 +396,7 @@ async function main() {
 
 	// Before main starts: credentials, workflows, activation (in the shared database).
 	await step('Importing credentials and workflows, activating them', async () => {
-		await local.importCredentials(sb, mainProc.env);
+		await local.importCredentials(sb, mainProc.env, [CRASH.credential(sb)]);
 		await local.n8n(['import:workflow', '--separate', `--input=${WORKFLOW_DIR}`], { env: mainProc.env });
 		await local.n8n(['update:workflow', '--all', '--active=true'], { env: mainProc.env });
 	});
@@ -447,7 +437,7 @@ async function main() {
 	measured.startupSeconds = Math.round((Date.now() - tInfra) / 1000);
 
 	const mainUrl = `http://127.0.0.1:${mainPort}`;
-	const rest = new Rest(mainUrl);
+	const rest = new local.Rest(mainUrl);
 	await rest.login();
 
 	/** One production webhook call; the answer of a `lastNode` webhook is the Report node's first item. */
@@ -475,6 +465,7 @@ async function main() {
 	const workersOf = (answers) => [...new Set(answers.map((a) => a.json?.worker))].sort();
 	const unrecognized = () => workers.filter((w) => /Unrecognized node type/i.test(fs.readFileSync(w.logFile, 'utf8'))).map((w) => w.name);
 
+	const flatted = require(path.join(local.N8N_DIR, 'node_modules', 'flatted'));
 	log('Checks:');
 
 	// (a) the package loads on both workers
@@ -611,7 +602,6 @@ async function main() {
 	});
 
 	// (g) n8n's Retry of a failed execution (REST), the 4th fire ambiguous (applied, answer lost)
-	const flatted = require(path.join(local.N8N_DIR, 'node_modules', 'flatted'));
 	async function failThenRetry(workflowId, hookPath, deals) {
 		sb.reset();
 		sb.injectFault({ kind: 'json502', apply: true, times: 1, match: { path: '/v1/triggers/fire', entityId: String(deals[3]) } });
@@ -661,9 +651,87 @@ async function main() {
 		assert.deepEqual(out.map((j) => j.success), [true, true, true, true, true, true], 'the retry answered six fires');
 	});
 
+	// (h) a worker killed (SIGKILL) in the middle of a 200-deal fire with Fire Once on (issue 22
+	// point 5), then started again. The restarted worker marks the execution `crashed` (from its
+	// own event log); with QUEUE_WORKER_MAX_STALLED_COUNT=0 Bull never runs the job again (without
+	// the restart it fails the stalled job: `error`, and n8n's Retry of that runs nothing). A person
+	// delivers the event again: the second execution (on either worker) must answer for every deal.
+	const h = {};
+	const ranOn = (id) => workers.filter((w) => new RegExp(`Worker started execution ${id} \\(`).test(fs.readFileSync(w.logFile, 'utf8')));
+	const crashExecutions = async () =>
+		(await rest.call('GET', `/executions?filter=${encodeURIComponent(JSON.stringify({ workflowId: CRASH.workflowId }))}&limit=20`)).results;
+	const crashFires = () => sb.fires.filter((f) => f.apiKeyId === CRASH.keyId);
+	const finished = (e) => ['success', 'error', 'crashed', 'canceled'].includes(e?.status);
+	const crashOk = await check('h. a worker killed mid-run (Fire Once on, 200 deals) and restarted; the same webhook delivered again', async (detail) => {
+		sb.addKey(CRASH.key, { id: CRASH.keyId, limit: 100000 });
+		const ids = CRASH.deals;
+		const t0 = Date.now();
+		const first = await hook(CRASH.hookPath, { deals: ids });
+		assert.equal(first.status, 200, `the first delivery: HTTP ${first.status} ${first.text.slice(0, 200)}`);
+		// the execution, and the worker that runs it (its log names the execution)
+		let crashed;
+		let victim;
+		await waitFor('the first execution on a worker', async () => {
+			crashed ??= (await crashExecutions())[0];
+			[victim] = crashed ? ranOn(crashed.id) : [];
+			return victim;
+		}, { timeoutMs: 60000, everyMs: 100 });
+		await waitFor(`${CRASH.killAt} fires`, async () => crashFires().length >= CRASH.killAt, { timeoutMs: 90000, everyMs: 20 });
+		const firstFireAt = Math.min(...crashFires().map((f) => f.at));
+		const exited = new Promise((resolve) => victim.child.once('exit', resolve));
+		victim.child.kill('SIGKILL');
+		await exited;
+		h.killAfterMs = Date.now() - t0;
+		const firingMs = Date.now() - firstFireAt;
+		await sleep(500);
+		const atKill = crashFires().length;
+		h.crash = crashChecks.fireCounts(crashFires(), ids, CRASH.keyId);
+		detail(`killed ${victim.name} (execution ${crashed.id}) ${(h.killAfterMs / 1000).toFixed(1)}s after the delivery, ${(firingMs / 1000).toFixed(1)}s after the first fire: ${atKill} fires applied`);
+		// how the killed execution ends, watched while the rest goes on
+		const tKill = Date.now();
+		const crashedEnd = (async () => {
+			let e;
+			await waitFor(`execution ${crashed.id} to end`, async () => finished((e = await rest.call('GET', `/executions/${crashed.id}`))), { timeoutMs: 120000, everyMs: 1000 }).catch(() => {});
+			return { status: e?.status, afterMs: Date.now() - tKill };
+		})();
+
+		const tRestart = Date.now();
+		victim.child = startLogged(`n8n ${victim.name}`, process.execPath, [local.N8N_BIN, ...victim.args], { env: victim.env, cwd: local.N8N_DIR, logFile: victim.logFile });
+		stops[stops.length - 1].group = 'n8n';
+		await waitFor(`worker ${victim.name} readiness`, async () => (await fetch(`http://127.0.0.1:${victim.healthPort}/healthz/readiness`)).ok, { child: victim.child, timeoutMs: 180000 });
+		detail(`${victim.name} restarted, ready in ${local.elapsed(tRestart)}`);
+
+		// the person delivers the same event again
+		const before = new Set((await crashExecutions()).map((e) => e.id));
+		const tSecond = Date.now();
+		const again = await hook(CRASH.hookPath, { deals: ids });
+		assert.equal(again.status, 200, `the second delivery: HTTP ${again.status} ${again.text.slice(0, 200)}`);
+		let second;
+		await waitFor('the second execution to end', async () => finished((second = (await crashExecutions()).find((e) => !before.has(e.id)))), { timeoutMs: 180000, everyMs: 500 });
+		const full = await rest.call('GET', `/executions/${second.id}`);
+		h.secondMs = Date.now() - tSecond;
+		h.second = crashChecks.fireCounts(crashFires().slice(atKill), ids, CRASH.keyId);
+		h.answers = crashChecks.answersOf(crashChecks.nodeOutputs(flatted.parse(full.data), 'Fire Trigger'));
+		h.analysis = crashChecks.analyse({ ids, crash: h.crash, second: h.second, answers: h.answers });
+		const end = await crashedEnd;
+		const m = h.analysis.measured;
+		measured.h = { ...m, killAfterSeconds: Math.round(h.killAfterMs / 1000), secondSeconds: Math.round(h.secondMs / 1000) };
+		detail(`execution ${crashed.id} ended ${end.status ?? 'not within 120s'} ${(end.afterMs / 1000).toFixed(0)}s after the kill; redelivery: execution ${second.id} on ${ranOn(second.id).map((w) => w.name).join(', ') || '?'}: ${full.status} in ${(h.secondMs / 1000).toFixed(1)}s, ${crashChecks.pace(crashFires().slice(atKill))}`);
+		detail(`measured: fired before the kill ${m.firedBeforeKill} (in flight, reported unanswered: ${m.inFlightAtKill}); unanswered ${m.unanswered}; fired by the redelivery ${m.firedBySecond}; its answers: ${m.answers}`);
+		assert.equal(full.status, 'success', 'the second execution succeeds');
+		// the restarted worker finds the execution unfinished in its own event log and marks it
+		// crashed at once; without a restart Bull would fail the stalled job (error)
+		assert.ok(['crashed', 'error'].includes(end.status), `the killed execution ends "crashed" or "error", not run again: ${end.status}`);
+	}, 'crash');
+	if (crashOk) {
+		for (const [label, fn] of crashChecks.crashAssertions(h.analysis, { crash: h.crash, secondFires: h.second, maxUnanswered: CRASH.maxUnanswered, second: 'redelivery' })) {
+			await check(`h${label}`, fn, 'crash');
+		}
+	}
+
 	await check('no "Unrecognized node type" in the worker logs after all cases', async () => {
 		assert.deepEqual(unrecognized(), []);
-	});
+	}, 'always');
 }
 
 async function run() {
@@ -690,6 +758,10 @@ async function run() {
 		log(`  (e) one payment in two simultaneous calls, ${e.rounds} rounds: fired twice in ${e.firedTwiceDifferentWorkers} of ${e.differentWorkers} rounds on different workers, ${e.firedTwiceSameWorker} of ${e.sameWorker} on one worker; never fired ${e.neverFired}; ${e.failedCalls} failed calls`);
 	}
 	if (measured.g2) log(`  (g) Retry with Fire Once off: fires per deal after the failed run ${measured.g2.afterFailedRun}, after the retry ${measured.g2.afterRetry}`);
+	if (measured.h) {
+		const m = measured.h;
+		log(`  (h) a worker killed after ${m.killAfterSeconds}s, 200 deals, Fire Once on: fired before the kill ${m.firedBeforeKill} (in flight ${m.inFlightAtKill}), reported unanswered ${m.unanswered}, fired by the redelivery ${m.firedBySecond} (${m.secondSeconds}s)`);
+	}
 	log(`e2e-queue: took ${local.elapsed(started)}`);
 	log(`e2e-queue: ${passed} passed, ${failed} failed`);
 	if (failed || passed === 0) process.exitCode = 1;

@@ -248,6 +248,107 @@ async function waitForN8n(baseUrl, { timeoutMs = 180000, child } = {}) {
 	throw new Error(`n8n did not answer on ${baseUrl} within ${timeoutMs / 1000}s`);
 }
 
+/**
+ * `n8n start` in its own process group (n8n starts a task runner beside it), its output appended
+ * to `logFile`. `killGroup(child)` ends the group the way a crash would (SIGKILL, no shutdown);
+ * `stopServer(child)` asks it to stop and kills it after `graceMs`.
+ */
+function startServer(env, logFile) {
+	const fd = fs.openSync(logFile, 'a');
+	const child = spawn(process.execPath, [N8N_BIN, 'start'], { cwd: N8N_DIR, env, stdio: ['ignore', fd, fd], detached: !IS_WINDOWS });
+	fs.closeSync(fd);
+	child.logFile = logFile;
+	child.exited = new Promise((resolve) => child.once('exit', resolve));
+	return child;
+}
+
+function signalGroup(child, signal) {
+	try {
+		if (IS_WINDOWS) child.kill(signal);
+		else process.kill(-child.pid, signal);
+	} catch {
+		// already gone
+	}
+}
+
+/** SIGKILL to n8n and every process it started; resolves once n8n itself has exited. */
+async function killGroup(child) {
+	signalGroup(child, 'SIGKILL');
+	await child.exited;
+}
+
+async function stopServer(child, graceMs = 15000) {
+	if (child.exitCode === null && child.signalCode === null) {
+		signalGroup(child, 'SIGTERM');
+		const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+		await child.exited;
+		clearTimeout(timer);
+	}
+	// the task runner may outlive n8n by a moment
+	signalGroup(child, 'SIGKILL');
+}
+
+/**
+ * Resolves once a production webhook answers. n8n's REST and /healthz answer before the active
+ * workflows' webhooks are registered; a CORS preflight answers 204 once the path is registered
+ * and runs nothing.
+ */
+async function waitForWebhook(baseUrl, hookPath, { timeoutMs = 60000, child } = {}) {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (child && child.exitCode !== null) throw new Error(`n8n exited with code ${child.exitCode} while waiting for webhook ${hookPath}`);
+		try {
+			const res = await fetch(`${baseUrl}/webhook/${hookPath}`, {
+				method: 'OPTIONS',
+				headers: { origin: 'http://localhost', 'access-control-request-method': 'POST' },
+			});
+			if (res.status === 204) return;
+		} catch {
+			// not listening yet
+		}
+		await new Promise((r) => setTimeout(r, 300));
+	}
+	throw new Error(`webhook ${hookPath} was not registered within ${timeoutMs / 1000}s`);
+}
+
+/** n8n's REST API as the instance owner: n8n-auth cookie, one browser id. */
+class Rest {
+	constructor(baseUrl) {
+		this.baseUrl = baseUrl;
+		this.cookie = '';
+		this.browserId = crypto.randomUUID();
+	}
+	async call(method, route, body, { timeoutMs = 180000 } = {}) {
+		const res = await fetch(`${this.baseUrl}/rest${route}`, {
+			method,
+			headers: {
+				'content-type': 'application/json',
+				'browser-id': this.browserId,
+				...(this.cookie && { cookie: this.cookie }),
+			},
+			body: body === undefined ? undefined : JSON.stringify(body),
+			signal: AbortSignal.timeout(timeoutMs),
+		});
+		const auth = res.headers.getSetCookie().find((c) => c.startsWith('n8n-auth='));
+		if (auth) this.cookie = auth.split(';')[0];
+		const text = await res.text();
+		let json;
+		try {
+			json = JSON.parse(text);
+		} catch {
+			// not JSON
+		}
+		if (!res.ok) throw new Error(`${method} /rest${route}: ${res.status} ${text.slice(0, 500)}`);
+		return json?.data ?? json;
+	}
+	/** Sets up the owner on a fresh instance (`setup`), then logs in (also after a restart). */
+	async login({ setup = true } = {}) {
+		const owner = { email: 'e2e-owner@example.com', firstName: 'E2E', lastName: 'Owner', password: 'E2eOwner-Passw0rd' };
+		if (setup) await this.call('POST', '/owner/setup', owner);
+		await this.call('POST', '/login', { emailOrLdapLoginId: owner.email, password: owner.password });
+	}
+}
+
 module.exports = {
 	ROOT,
 	N8N_DIR,
@@ -264,6 +365,11 @@ module.exports = {
 	pickPort,
 	startSandbox,
 	waitForN8n,
+	startServer,
+	killGroup,
+	stopServer,
+	waitForWebhook,
+	Rest,
 	elapsed,
 	rel,
 };
