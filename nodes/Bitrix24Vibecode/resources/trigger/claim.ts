@@ -19,8 +19,8 @@ import type { Run } from './run';
 // never claimed is free to fire. Claims, looks and answers go to the store in batches.
 // What the store's values mean and why a claim is looked at twice: ./fireOnce.ts.
 
-/** Looks at a claim that other processes' writes keep erasing before the item fails unsent. */
-const CONFIRM_ROUNDS = 5;
+/** Looks at a claim that other processes' writes keep erasing, a settle × 1, 2, 3 … apart (a burst of writes passes), before the item fails unsent. */
+const CONFIRM_ROUNDS = 8;
 /** Looks at a key another execution holds, a settle × 1, 2, 4 … apart (about 4 s), before it is reported unanswered. */
 const HELD_LOOKS = 7;
 /** Looks at a removal that late writes of other processes keep putting back. */
@@ -181,7 +181,7 @@ class ClaimWindow implements Claims {
 	private async confirm(attempts: Attempt[]) {
 		let looking = attempts;
 		for (let round = 0; round < CONFIRM_ROUNDS && looking.length; round++) {
-			await settle(this.once);
+			await systemClock.sleep(settleMs(this.once) * (1 + round));
 			const values = looking.flatMap(({ item, mark }) => [mark, item.onceKey as string, pendingOf(item.onceKey as string)]);
 			const there = await lookAndRecord(this.once, values).catch((failure: unknown) => ({ failure }));
 			if (!(there instanceof Set)) {
@@ -202,7 +202,11 @@ class ClaimWindow implements Claims {
 			}
 			looking = erased;
 		}
-		for (const attempt of looking) this.release(attempt, 'unsure', [attempt.mark]);
+		// Its last look recorded the claim again, which is not confirmed: it is removed, so that a later run finds the key free.
+		for (const attempt of looking) {
+			const key = attempt.item.onceKey as string;
+			this.release(attempt, 'unsure', [key, pendingOf(key), attempt.mark]);
+		}
 	}
 
 	/** An attempt that is not this run's claim after all: it leaves the window, and what it added to the store is removed. */

@@ -38,6 +38,11 @@ type Store = Pick<DeduplicationHelperFunctions, 'checkProcessedAndRecord' | 'rem
 // The store's calls per row, in this process: the one memory that must span runs, as the key's
 // pacer does. An entry is dropped when its last call is done.
 const rows = new Map<string, Promise<unknown>>();
+// How long a call on a row took lately in this process (the slowest, fading by a tenth a call):
+// a run's first look waits out what other runs here saw, since other processes' calls on the
+// same database are as slow. Bounded: one number per row a node of this process used.
+const callMs = new Map<string, number>();
+const MAX_ROWS_TIMED = 1000;
 
 async function inTurn<T>(row: string, call: () => Promise<T>): Promise<T> {
 	const before = rows.get(row) ?? Promise.resolve();
@@ -56,8 +61,6 @@ export interface OnceStore {
 	row: string;
 	store: Store;
 	options: ICheckProcessedOptions;
-	/** The slowest call seen, so that a look waits out a slower one in another process. */
-	slowestMs: number;
 	/** Marks a claim of this run: unique per run and attempt, so that an old attempt's mark never confirms a new one. */
 	markOf(key: string, attempt: number): string;
 	run: Pick<Run, 'context' | 'node'>;
@@ -72,7 +75,6 @@ export function onceStoreOf(run: Run, claimsOpen: number): OnceStore | undefined
 		store: helpers as Store,
 		// The keys asked for, plus room for the values of the claims open at once.
 		options: { mode: 'entries', maxEntries: run.options.fireOnceMaxKeys + CLAIM_ROOM * claimsOpen },
-		slowestMs: 0,
 		markOf: (key, attempt) => `${key}\n${mark}:${attempt}`,
 		run,
 	};
@@ -89,7 +91,8 @@ async function call<T>(once: OnceStore, work: (store: Store) => Promise<T>): Pro
 		} catch {
 			return await work(once.store);
 		} finally {
-			once.slowestMs = Math.max(once.slowestMs, systemClock.now() - started);
+			if (callMs.size >= MAX_ROWS_TIMED && !callMs.has(once.row)) callMs.clear();
+			callMs.set(once.row, Math.max(systemClock.now() - started, 0.9 * (callMs.get(once.row) ?? 0)));
 		}
 	});
 }
@@ -106,7 +109,7 @@ export async function remove(once: OnceStore, values: string[]): Promise<void> {
 }
 
 /** How long a look waits for every write that could erase a claim to land: longer than any call seen takes. */
-export const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * once.slowestMs);
+export const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * (callMs.get(once.row) ?? 0));
 
 export const settle = async (once: OnceStore) => await systemClock.sleep(settleMs(once));
 
