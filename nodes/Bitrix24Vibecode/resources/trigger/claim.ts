@@ -75,6 +75,8 @@ class ClaimWindow implements Claims {
 	/** Claims of the run whose answer is not recorded yet: never more than `limit`. */
 	private open = 0;
 	private claiming = false;
+	/** Settles once the batches claimed so far are confirmed: a batch's items fire after the earlier batches' ones. */
+	private confirmedSoFar: Promise<void> = Promise.resolve();
 	/** Removed with the next write: answers, and what looking at others' keys added. */
 	private removals: Removal[] = [];
 	/** Fires answered since the last write (their claims close with the next one). */
@@ -174,11 +176,19 @@ class ClaimWindow implements Claims {
 			else tentative.push(attempt);
 		}
 		this.pump();
-		await this.confirm(tentative);
+		// Items start in input order: a batch whose look comes back sooner waits for the batch before it.
+		const earlier = this.confirmedSoFar;
+		let confirmed = () => {};
+		this.confirmedSoFar = new Promise<void>((resolve) => (confirmed = resolve));
+		try {
+			await this.confirm(tentative, earlier);
+		} finally {
+			confirmed();
+		}
 	}
 
 	/** A settle after the claim, every write that could erase it has landed: the key, its "pending" and the mark there means it is this run's. */
-	private async confirm(attempts: Attempt[]) {
+	private async confirm(attempts: Attempt[], earlier: Promise<void>) {
 		let looking = attempts;
 		for (let round = 0; round < CONFIRM_ROUNDS && looking.length; round++) {
 			await systemClock.sleep(settleMs(this.once) * (1 + round));
@@ -189,16 +199,20 @@ class ClaimWindow implements Claims {
 				return;
 			}
 			const erased: Attempt[] = [];
+			const mine: Attempt[] = [];
 			for (const attempt of looking) {
 				const key = attempt.item.onceKey as string;
 				const pending = pendingOf(key);
-				if (there.has(attempt.mark) && there.has(key) && there.has(pending)) {
-					this.marks.set(attempt.item, attempt.mark);
-					attempt.done('mine');
-				} else if (!there.has(attempt.mark) && there.has(key)) {
+				if (there.has(attempt.mark) && there.has(key) && there.has(pending)) mine.push(attempt);
+				else if (!there.has(attempt.mark) && there.has(key)) {
 					// Another execution claimed the key at the same moment; its write erased this one.
 					this.release(attempt, there.has(pending) ? 'held' : 'fired', there.has(pending) ? [attempt.mark] : [pending, attempt.mark]);
 				} else erased.push(attempt); // another key's write erased the claim: this look recorded it again
+			}
+			if (mine.length) await earlier;
+			for (const attempt of mine) {
+				this.marks.set(attempt.item, attempt.mark);
+				attempt.done('mine');
 			}
 			looking = erased;
 		}
