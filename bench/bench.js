@@ -284,8 +284,10 @@ async function requestsPerRun() {
 	try {
 		await measure('first run of the credential (reads the trigger list)', 1, {});
 		await measure('one item, default checks', 1, {});
-		await measure('one item, record check off', 1, { checkRecords: false });
+		await measure('one item, Report Stage Change off', 1, { reportStageChange: false });
+		await measure('one item, record check and Report Stage Change off', 1, { checkRecords: false, reportStageChange: false });
 		await measure('120 deals, default checks', 120, {});
+		await measure('120 deals, Report Stage Change off', 120, { reportStageChange: false });
 	} finally {
 		await sandbox.close();
 	}
@@ -322,7 +324,7 @@ async function fireOnceCost(n, executions) {
 			}
 			const key = `vibe_api_bench_once_${index}`;
 			sandbox.addKey(key);
-			const options = { requestsPerMinute: 1e6, maxConcurrent: 20, checkRecords: false, fireOnce };
+			const options = { requestsPerMinute: 1e6, maxConcurrent: 20, checkRecords: false, reportStageChange: false, fireOnce };
 			// New records each time: with the option on, a record fired before would be skipped.
 			const from = 1 + index * 100_000;
 			const bulk = await fireAll(sandbox.url, key, n, options, from);

@@ -35,6 +35,19 @@ const fired = (sandbox) =>
 
 const deal = (entityId) => ({ entityType: 'deal', entityId, triggerId: 'payment_received' });
 
+/**
+ * A fired deal's output with the stage report (on by default): in the sandbox "payment_received"
+ * moves a deal of the general pipeline from NEW to EXECUTING; deal 5143 is in pipeline C1, where
+ * the trigger is not set, so it stays at C1:NEW and says why.
+ */
+const firedDeal = (entityId) =>
+	entityId === 5143
+		? { success: true, ...deal(entityId), stageBefore: 'C1:NEW', stageAfter: 'C1:NEW', moved: false }
+		: { success: true, ...deal(entityId), stageBefore: 'NEW', stageAfter: 'EXECUTING', moved: true };
+
+/** An output item without its note (checked on its own). */
+const withoutNote = ({ note, ...json }) => json;
+
 const fireRequests = (sandbox) => sandbox.requests.filter((r) => r.path === '/v1/triggers/fire');
 
 // The AI Agent workflows (test/e2e/ai-agent-*.json): n8n's AI Agent with this node as its only
@@ -99,7 +112,7 @@ function toolCallOf(run, agentVersion) {
 /** (a) The tool fires the deal; the model hears success. */
 const agentFires = (agentVersion) => (run, sandbox) => {
 	const answer = toolCallOf(run, agentVersion);
-	assert.deepEqual(answer, { success: true, ...deal(5141) }, 'the model heard the fire');
+	assert.deepEqual(answer, firedDeal(5141), 'the model heard the fire, and that the deal moved');
 	assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'personal' }], 'the record fired once');
 };
 
@@ -153,7 +166,7 @@ const CHECKS = {
 	// n8n re-runs the node for all items while the first output item is an error: 3 tries.
 	vibeE2eRetryOut(run, sandbox) {
 		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
-		assert.deepEqual(success, [5141, 5142].map((id) => ({ success: true, ...deal(id) })), 'Fire Trigger output');
+		assert.deepEqual(success, [5141, 5142].map(firedDeal), 'Fire Trigger output');
 		assert.equal(errors.length, 1, 'the invalid item on the error output');
 		assert.deepEqual(fired(sandbox), [5141, 5142].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'each record fired once');
 	},
@@ -161,7 +174,7 @@ const CHECKS = {
 	// code is checked against the application's triggers, one list request for the run.
 	vibeE2eCodeChck(run, sandbox) {
 		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
-		assert.deepEqual(success, [{ success: true, ...deal(5141) }], 'the known code fires');
+		assert.deepEqual(success, [firedDeal(5141)], 'the known code fires');
 		assert.match(errors[0]?.error?.message ?? '', /^Unknown Trigger "paymnt_received"/, 'the mistyped code fails');
 		assert.match(errors[0].error.description, /payment_received/, 'and names the code it could have meant');
 		assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'app' }], 'only the known code was fired');
@@ -178,9 +191,22 @@ const CHECKS = {
 	},
 	vibeFireDeals001(run, sandbox) {
 		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
-		assert.deepEqual(success, [5141, 5142, 5143].map((id) => ({ success: true, ...deal(id) })), 'Fire Trigger output');
+		assert.deepEqual(success.map(withoutNote), [5141, 5142, 5143].map(firedDeal), 'Fire Trigger output, with the stage report');
+		assert.match(success[2].note, /did not move/, 'deal 5143 (pipeline C1) says it did not move');
 		assert.equal(errors.length, 0, 'no error items');
 		assert.deepEqual(fired(sandbox), [5141, 5142, 5143].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'fires the sandbox recorded');
+	},
+	// Rehearse (Fire Nothing): every check runs, nothing is fired; each deal says it would fire, with its stage now.
+	vibeRehearse001(run, sandbox) {
+		const [success = [], errors = []] = outputsOf(run, 'Rehearse Fire Trigger');
+		assert.deepEqual(
+			success,
+			[5141, 5142, 5143].map((id) => ({ success: true, rehearsal: true, wouldFire: true, ...deal(id), stageBefore: id === 5143 ? 'C1:NEW' : 'NEW' })),
+			'each deal would fire, with its stage now',
+		);
+		assert.equal(errors.length, 0, 'no error items');
+		assert.equal(fireRequests(sandbox).length, 0, 'nothing was sent to /v1/triggers/fire');
+		assert.deepEqual(sandbox.requests.map((r) => r.path), ['/v1/deals/search'], 'the record check only');
 	},
 	vibeListTrigs01(run, sandbox) {
 		const [triggers] = outputsOf(run, 'List Triggers');
@@ -193,7 +219,7 @@ const CHECKS = {
 	},
 	vibeErrorOutput1(run, sandbox) {
 		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
-		assert.deepEqual(success, [{ success: true, ...deal(5141) }], 'main output of Fire Trigger');
+		assert.deepEqual(success, [firedDeal(5141)], 'main output of Fire Trigger');
 		assert.equal(errors.length, 1, 'one item on the error output');
 		assert.equal(errors[0].error.message, 'Invalid Entity ID "abc" in item 1', 'the error names the field, value and item');
 		assert.equal(errors[0].error.code, 'INVALID_PARAMETER', 'the error carries its code');
@@ -205,13 +231,24 @@ const CHECKS = {
 	// The record check (on by default): one search for the four deals, the missing one fails unsent.
 	vibeE2eMissRec1(run, sandbox) {
 		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
-		assert.deepEqual(success, [5141, 5142, 5143].map((id) => ({ success: true, ...deal(id) })), 'the existing deals fire');
+		assert.deepEqual(success.map(withoutNote), [5141, 5142, 5143].map(firedDeal), 'the existing deals fire');
 		assert.equal(errors.length, 1, 'the missing deal on the error output');
 		assert.equal(errors[0].error.message, 'Deal 99999 does not exist in Bitrix24 (item 2)', 'naming the record and the item');
 		assert.equal(errors[0].error.code, 'RECORD_NOT_FOUND', 'with its code');
 		assert.deepEqual(fired(sandbox), [5141, 5142, 5143].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'each existing deal fired once');
 		assert.deepEqual(fireRequests(sandbox).map((r) => r.body.entityId), [5141, 5142, 5143], '99999 was never sent');
-		assert.equal(sandbox.requests.filter((r) => r.path === '/v1/deals/search').length, 1, 'one search for the four deals');
+		const searches = sandbox.requests.filter((r) => r.path === '/v1/deals/search');
+		assert.deepEqual(searches.map((r) => r.body.filter.id.$in.length), [4, 3], 'one search for the four deals, one after the fires for the three fired');
+	},
+	// Issue 24: a deal that moved and one that did not, both fired; the stage report tells them apart.
+	vibeE2eStageChg(run, sandbox) {
+		const [success = [], errors = []] = outputsOf(run, 'Fire Trigger');
+		assert.deepEqual(success.map(withoutNote), [firedDeal(5141), firedDeal(5143)], 'stages before and after, and moved');
+		assert.equal(success[0].note, undefined, 'the deal that moved has no note');
+		assert.match(success[1].note, /^Bitrix24 accepted the fire, but Deal 5143 did not move: it is still at stage "C1:NEW"\. Likely reasons: the trigger is not set on this deal's pipeline or stage/, 'the one that did not says why');
+		assert.equal(errors.length, 0, 'no error items');
+		assert.deepEqual(sandbox.fires.map((f) => [f.entityId, f.moved]), [[5141, true], [5143, false]], 'the sandbox moved 5141 and not 5143');
+		assert.deepEqual(sandbox.requests.map((r) => r.path), ['/v1/deals/search', '/v1/triggers/fire', '/v1/triggers/fire', '/v1/deals/search'], 'one search before, one after');
 	},
 	vibeE2eAgent3Ok: agentFires(3),
 	vibeE2eAgent3No: agentRefused(3),

@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const local = require('./lib/n8n-local');
+const { whatItDid } = require('../test/sandbox/pipelines');
 
 const USER_FOLDER = path.join(local.ROOT, '.n8n-local');
 const FIRST_WORKFLOW = 'Vibecode: fire a trigger for 3 deals';
@@ -41,7 +42,7 @@ function reportFires(sandbox) {
 		if (sandbox.ignoredFires.length < seenIgnored) seenIgnored = 0;
 		const fired = sandbox.fires.slice(seenFired).map((f) => ({
 			at: f.at,
-			line: `sandbox: fired "${f.triggerId}" for ${f.entityType} ${f.entityId} (${f.apiKeyId} key)`,
+			line: `sandbox: fired "${f.triggerId}" for ${f.entityType} ${f.entityId} (${f.apiKeyId} key): ${whatItDid(f)}`,
 		}));
 		const ignored = sandbox.ignoredFires.slice(seenIgnored).map((f) => ({
 			at: f.at,

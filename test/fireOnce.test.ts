@@ -306,6 +306,84 @@ describe('On Error: Stop, then n8n\'s Retry of the execution', () => {
 	}, 20_000);
 });
 
+describe('Rehearse (Fire Nothing) with Fire Once (issue 24)', () => {
+	const REHEARSE = { ...ONCE, rehearse: true };
+	/** Puts values into the node's row as another execution's claim would (test/harness/runWorkflow.ts names the workflow and node). */
+	const claimAsAnotherExecution = async (...values: string[]) =>
+		await store.checkProcessedAndRecord(values, 'node', { workflow: { id: 'test-workflow' }, node: { id: 'vibecode' } } as never, {
+			mode: 'entries',
+			maxEntries: 100,
+		});
+
+	test('a rehearsal fires nothing and leaves no key in the store: the real run after it fires every key', async () => {
+		const apiKey = freshKey(box.sandbox);
+		const rehearsal = await execution(ids(3), apiKey, REHEARSE);
+		await store.quiet();
+
+		expect(rehearsal.main.map((item) => [item.json.entityId, item.json.wouldFire])).toEqual([
+			[1, true],
+			[2, true],
+			[3, true],
+		]);
+		expect(sent(box.sandbox)).toEqual([]);
+		for (const id of [1, 2, 3]) {
+			expect(store.holds(`deal:${id}:payment_received`)).toBe(false);
+			expect(store.holds(`deal:${id}:payment_received\npending`)).toBe(false);
+		}
+		expect(await store.getProcessedDataCount('node', { workflow: { id: 'test-workflow' }, node: { id: 'vibecode' } })).toBe(0);
+
+		const real = await execution(ids(3), apiKey);
+		expect(firedIds(real)).toEqual([1, 2, 3]);
+		expect(fired(box.sandbox)).toEqual([1, 2, 3]);
+	});
+
+	test('after a real run, a rehearsal says the keys would be skipped, as a real run would, and records nothing', async () => {
+		const apiKey = freshKey(box.sandbox);
+		await execution(ids(2), apiKey);
+		await store.quiet();
+		const rehearsal = await execution(ids(3), apiKey, REHEARSE);
+		await store.quiet();
+
+		expect(rehearsal.main.map((item) => item.json)).toEqual([
+			expect.objectContaining({ success: false, rehearsal: true, skipped: true, reason: expect.stringMatching(SKIPPED), entityId: 1 }),
+			expect.objectContaining({ success: false, rehearsal: true, skipped: true, reason: expect.stringMatching(SKIPPED), entityId: 2 }),
+			expect.objectContaining({ success: true, rehearsal: true, wouldFire: true, entityId: 3 }),
+		]);
+		expect(sent(box.sandbox)).toEqual([1, 2]);
+		expect(store.holds('deal:1:payment_received\npending')).toBe(false);
+		expect(store.holds('deal:3:payment_received')).toBe(false);
+	});
+
+	test('a key another execution holds without an answer fails at once as "may have fired", as a real run reports it; the claim is left as it was', async () => {
+		const apiKey = freshKey(box.sandbox);
+		await claimAsAnotherExecution('deal:1:payment_received', 'deal:1:payment_received\npending');
+		const rehearsal = await execution(ids(2), apiKey, REHEARSE);
+		await store.quiet();
+
+		expect(rehearsal.errors.map(errorMessage)).toEqual(['Fire Once Key "deal:1:payment_received" may already have fired (item 0)']);
+		expect(details(rehearsal.errors[0]).code).toBe('FIRE_ONCE_UNANSWERED');
+		expect(rehearsal.main.map((item) => [item.json.entityId, item.json.wouldFire])).toEqual([[2, true]]);
+		expect(store.holds('deal:1:payment_received')).toBe(true);
+		expect(store.holds('deal:1:payment_received\npending')).toBe(true);
+		expect(store.holds('deal:2:payment_received')).toBe(false);
+		expect(sent(box.sandbox)).toEqual([]);
+	});
+});
+
+describe('When the Record Did Not Move: Fail the Item, with Fire Once (issue 24)', () => {
+	test('the record that did not move fails, and is remembered as fired: the next execution skips it', async () => {
+		const apiKey = freshKey(box.sandbox);
+		// Deal 5143 is in the sandbox's pipeline C1, where "payment_received" moves nothing.
+		const options = { ...ONCE, reportStageChange: true, whenNotMoved: 'fail' };
+		const first = await execution([{ id: 5141 }, { id: 5143 }], apiKey, options);
+		const second = await execution([{ id: 5141 }, { id: 5143 }], apiKey, options);
+
+		expect(first.errors.map(errorMessage)).toEqual(['Deal 5143 did not move (item 1)']);
+		expect(skippedIds(second)).toEqual([5141, 5143]);
+		expect(fired(box.sandbox)).toEqual([5141, 5143]);
+	});
+});
+
 describe("when n8n's store cannot help", () => {
 	test('a store that fails twice fails every item unsent, with a message a person understands', async () => {
 		const apiKey = freshKey(box.sandbox);

@@ -16,10 +16,11 @@ export const SESSION = 'vibe_session_DUMMYSECRET_user_0123456789';
 
 /**
  * Fast enough for tests; pacing itself is tested with the defaults elsewhere. The record check
- * has its own suite (recordCheck.test.ts); elsewhere it is off, so that each suite sends and
- * counts only the requests of what it tests, as before the check existed.
+ * and the stage report have their own suites (recordCheck.test.ts, stageChange.test.ts);
+ * elsewhere they are off, so that each suite sends and counts only the requests of what it
+ * tests, as before they existed.
  */
-export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20, checkRecords: false };
+export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20, checkRecords: false, reportStageChange: false };
 
 export function fireParameters(overrides: IDataObject = {}): INodeParameters {
 	const { entityType = 'deal', entityId = '={{ $json.id }}', mode = 'id', trigger = 'payment_received', triggerMode = 'code', options = FAST } =

@@ -45,7 +45,7 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i + 1 }));
 describe('Pacing', () => {
 	test('the pace waits exactly the interval "Requests per Minute" gives, plus a 2 % margin', async () => {
 		const apiKey = freshKey(box.sandbox);
-		const result = await fireAt(box.sandbox, ids(8), { apiKey, options: { checkRecords: false, requestsPerMinute: 600, maxConcurrent: 1 } });
+		const result = await fireAt(box.sandbox, ids(8), { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 600, maxConcurrent: 1 } });
 
 		expect(result.main).toHaveLength(8);
 		expect(entityIds(box.sandbox)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -55,7 +55,7 @@ describe('Pacing', () => {
 
 	test('two executions with the same key share one pace', async () => {
 		const apiKey = freshKey(box.sandbox);
-		const options = { checkRecords: false, requestsPerMinute: 600 };
+		const options = { checkRecords: false, reportStageChange: false, requestsPerMinute: 600 };
 		await Promise.all([
 			fireAt(box.sandbox, ids(4), { apiKey, options }),
 			fireAt(box.sandbox, ids(4).map(({ id }) => ({ id: id + 100 })), { apiKey, options }),
@@ -70,7 +70,7 @@ describe('Pacing', () => {
 describe('Rate limit (429)', () => {
 	test('waits the Retry-After the gateway asks for, then every item is delivered exactly once', async () => {
 		const times = answerInTurn(OK, [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '3' }], OK, OK);
-		const result = await fire(ids(3), { options: { checkRecords: false, requestsPerMinute: 1e6, maxConcurrent: 1 } });
+		const result = await fire(ids(3), { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxConcurrent: 1 } });
 
 		expect(result.main.map((item) => item.json.entityId)).toEqual([1, 2, 3]);
 		expect(times[2] - times[1]).toBe(3_000);
@@ -78,7 +78,7 @@ describe('Rate limit (429)', () => {
 
 	test('waits retryAfter from the body when there is no header', async () => {
 		const times = answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 2 })], OK);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, requestsPerMinute: 1e6 } });
+		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 } });
 
 		expect(result.main[0].json.success).toBe(true);
 		expect(times[1] - times[0]).toBe(2_000);
@@ -87,7 +87,7 @@ describe('Rate limit (429)', () => {
 	test('backs off on its own when the gateway names no wait: 0.5–1 s, then 1–2 s', async () => {
 		const refused = [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED')] as const;
 		const times = answerInTurn(refused, refused, OK);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, requestsPerMinute: 1e6 } });
+		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 } });
 
 		expect(result.main[0].json.success).toBe(true);
 		expect(times[1] - times[0]).toBeGreaterThanOrEqual(500);
@@ -99,7 +99,7 @@ describe('Rate limit (429)', () => {
 	test('gives up after "Max Retries on Rate Limit" with the mapped 429 error', async () => {
 		const api = recordFires(() => [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 0 })]);
 		const result = await fire([{ id: 1 }], {
-			options: { checkRecords: false, requestsPerMinute: 1e6, maxRateLimitRetries: 2 },
+			options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxRateLimitRetries: 2 },
 			onError: 'continueErrorOutput',
 		});
 
@@ -114,7 +114,7 @@ describe('Rate limit (429)', () => {
 			body.entityId === 1 ? [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 3_600 })] : [200, { success: true, data: true }],
 		);
 		const result = await fire(ids(2), {
-			options: { checkRecords: false, requestsPerMinute: 1e6, maxConcurrent: 1, maxRateLimitWaitSeconds: 20 },
+			options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxConcurrent: 1, maxRateLimitWaitSeconds: 20 },
 			onError: 'continueErrorOutput',
 		});
 
@@ -127,7 +127,7 @@ describe('Rate limit (429)', () => {
 
 	test('the default bound is 30 s', async () => {
 		answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '31' }]);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
+		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
 
 		expect(errorMessage(result.errors[0])).toBe('Vibecode asked to wait 31 seconds before the next request');
 	});
@@ -141,7 +141,7 @@ describe('Accounting', () => {
 		const items = ids(60);
 		const result = await fireAt(box.sandbox, items, {
 			apiKey,
-			options: { checkRecords: false, requestsPerMinute: 1e6, maxConcurrent: 10, maxRateLimitRetries: 20 },
+			options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxConcurrent: 10, maxRateLimitRetries: 20 },
 			onError: 'continueErrorOutput',
 		});
 		box.sandbox.setRandomFaults(null);
@@ -173,7 +173,10 @@ test('the options shown in the editor are the defaults the node uses', async () 
 		maxConcurrent: 5,
 		maxRateLimitRetries: 5,
 		maxRateLimitWaitSeconds: 30,
+		rehearse: false,
+		reportStageChange: true,
 		requestsPerMinute: 300,
 		retryAmbiguousFires: false,
+		whenNotMoved: 'report',
 	});
 });

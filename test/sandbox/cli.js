@@ -59,7 +59,7 @@ async function main() {
     + `  expired key ${SEEDED.expired} | expired session ${SEEDED.expiredSession} | management ${SEEDED.management}`
     + ` | no crm scope ${SEEDED.noScope} | read-only ${SEEDED.readOnly}\n`
     + `  control API: ${sandbox.url}/__sandbox/{fires,ignored-fires,requests,reset,faults,random-faults,rate-limit,latency,portal,`
-    + 'triggers,records,missing-records,restore-records,unregistered-code,keys,sessions}\n',
+    + 'triggers,records,missing-records,restore-records,stage,automation,unregistered-code,keys,sessions}\n',
   );
 
   let stopping = false;

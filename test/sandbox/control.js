@@ -78,6 +78,18 @@ const routes = {
     sb.restoreRecords();
     return true;
   },
+  // A record's stage: { entityType, id } → the stage now; with `stage`, the record is put there first.
+  'POST /__sandbox/stage': (sb, body) => {
+    if (body && body.stage !== undefined) sb.setStage(body.entityType, body.id, body.stage);
+    return sb.stageOf(body && body.entityType, body && body.id);
+  },
+  'GET /__sandbox/automation': (sb) => sb.automation,
+  // Where triggers move records: { code: [{ entityType, stage }], … }; null resets the defaults.
+  'POST /__sandbox/automation': (sb, body) => {
+    if (body === null || body === undefined) sb.resetAutomation();
+    else for (const [code, rules] of Object.entries(body)) sb.setAutomation(code, rules);
+    return sb.automation;
+  },
   'POST /__sandbox/unregistered-code': (sb, body) => {
     sb.setUnregisteredCode(body);
     return true;

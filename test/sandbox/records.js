@@ -5,6 +5,7 @@
 // `$in` find any existing record), order, limit/offset and the meta block.
 
 const { fail } = require('./auth');
+const { STAGE_FIELDS } = require('./pipelines');
 
 /** Path segment → entity type, as the gateway names them. */
 const PLURALS = Object.freeze({
@@ -70,7 +71,11 @@ class RecordBook {
   }
 }
 
-/** 150 deals (5001–5150, three pages of 50), a few named ones among them, one without a title. */
+/**
+ * 150 deals (5001–5150, three pages of 50), a few named ones among them, one without a title; all
+ * at the first stage of the general pipeline but 5143, which is in pipeline C1 (where
+ * "payment_received" is not set: a fire for it moves nothing).
+ */
 function seedDeals() {
   const named = {
     5041: 'Acme rollout',
@@ -81,7 +86,7 @@ function seedDeals() {
   };
   const deals = [];
   for (let id = 5001; id <= 5150; id++) {
-    deals.push({ id, title: id === 5013 ? '' : named[id] || `Order ${id}`, stageId: 'NEW', amount: id % 7 * 100 });
+    deals.push({ id, title: id === 5013 ? '' : named[id] || `Order ${id}`, stageId: id === 5143 ? 'C1:NEW' : 'NEW', amount: id % 7 * 100 });
   }
   return deals;
 }
@@ -194,8 +199,9 @@ function compare(a, b, field) {
  * record among the IDs it names: a seeded one with its data, another as `{ id }` (plus '' for the
  * title fields `select` asks for); the other conditions then apply to them. Like the real gateway,
  * unknown body fields are ignored and `meta.hasMore` is wrongly true on the exact last page.
+ * `stageOf(id)`: a record's stage now (pipelines.js), which its stage field shows and filters by.
  */
-function searchRecords(entityType, records, body, exists = () => true) {
+function searchRecords(entityType, records, body, exists = () => true, stageOf = null) {
   if (body.tooLarge) return fail(413, 'PAYLOAD_TOO_LARGE', 'Request body is larger than 1 MiB');
   if (body.jsonError) {
     return fail(400, 'INVALID_JSON', 'Request body is not valid JSON', 'Send a JSON object with Content-Type: application/json.');
@@ -225,6 +231,14 @@ function searchRecords(entityType, records, body, exists = () => true) {
     });
   } else {
     pool = records.filter((r) => exists(r.id));
+  }
+  const stageField = STAGE_FIELDS[entityType];
+  if (stageField && stageOf) {
+    pool = pool.map((r) => {
+      const staged = { ...r, [stageField]: stageOf(r.id) };
+      if (unseeded.delete(r)) unseeded.add(staged);
+      return staged;
+    });
   }
   // The pool already holds exactly the IDs named ('5141' or '05' included); what else the id condition says still applies.
   const conditions = Object.entries(filter).flatMap(([field, c]) => {

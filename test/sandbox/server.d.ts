@@ -207,6 +207,21 @@ export interface Fire {
   apiKeyId: string;
   /** Date.now() when recorded. */
   at: number;
+  /**
+   * Whether the fire moved the record: forward to the trigger's stage of the record's pipeline
+   * (see setAutomation); false when the trigger is not set there or the record is at that stage
+   * or past it. null for a contact or a company (no stage).
+   */
+  moved?: boolean | null;
+  /** The record's stage before and after the fire (types with stages only). */
+  stageBefore?: string;
+  stageAfter?: string;
+}
+
+/** Where a trigger moves records: to `stage` of the pipeline that has it. */
+export interface AutomationRule {
+  entityType: 'deal' | 'lead' | 'quote' | 'invoice';
+  stage: string;
 }
 
 /** A fire answered `{ success: true, data: true }` (as Bitrix24 does) for a record that does not exist: nothing ran. */
@@ -274,7 +289,7 @@ export interface Sandbox {
   close(): Promise<void>;
   /**
    * Clears fires, ignoredFires, requests, queued and random faults, rate-limit windows, the portal's
-   * bucket and portalRefusals (not keys, triggers, records, removed records, the unregistered-code
+   * bucket, portalRefusals and the records' stages (not keys, triggers, records, removed records, the unregistered-code
    * answer, latency, limits or the portal's settings).
    */
   reset(): void;
@@ -302,6 +317,28 @@ export interface Sandbox {
   removeRecord(entityType: EntityType, id: number | string): void;
   /** Every removed record exists again. */
   restoreRecords(): void;
+  /**
+   * A record's stage now: its seeded stage (deal 5143 is at C1:NEW, other seeded deals at NEW), or
+   * its pipeline's first, until a fire or setStage() moves it; null for a contact or a company.
+   * Pipelines (test/sandbox/pipelines.js): deals NEW → PREPARATION → EXECUTING → WON and C1:NEW →
+   * C1:PREPARATION → C1:EXECUTING → C1:WON; leads NEW → IN_PROCESS → PROCESSED → CONVERTED; quotes
+   * DRAFT → SENT → APPROVED; invoices DT31_1:N → DT31_1:S → DT31_1:P.
+   */
+  stageOf(entityType: EntityType, id: number | string): string | null;
+  /** Puts a record at a stage (of the pipeline that has it). Undone by reset(); throws TypeError for an unknown stage. */
+  setStage(entityType: EntityType, id: number | string, stage: string): void;
+  /**
+   * Where a trigger moves records, replacing its rules ([] sets it nowhere: its fires move nothing).
+   * Defaults: payment_received → deal EXECUTING (general pipeline only), lead PROCESSED, invoice
+   * DT31_1:P; delivery_confirmed → deal WON and C1:WON, quote APPROVED; contract.signed-v2 → deal
+   * PREPARATION and C1:PREPARATION, lead IN_PROCESS, quote SENT. A code without rules moves nothing.
+   * Kept by reset().
+   */
+  setAutomation(code: string, rules: AutomationRule[]): void;
+  /** Every trigger back on its default rules. */
+  resetAutomation(): void;
+  /** Every trigger's rules, by code. */
+  readonly automation: Record<string, AutomationRule[]>;
   /** Whether a record exists: its ID is a positive whole number (or a string of digits) and it was not removed. */
   recordExists(entityType: string, id: unknown): boolean;
   /** Throws TypeError on an invalid config. Kept by reset(). */

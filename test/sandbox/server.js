@@ -16,6 +16,7 @@ const {
 const { handleControl } = require('./control');
 const { DEFAULT_TRIGGERS, ENTITY_TYPES, copyTriggers, validateFire } = require('./triggers');
 const { PLURALS, RecordBook, seedRecords, copyRecords, searchRecords } = require('./records');
+const { Pipelines, STAGE_FIELDS } = require('./pipelines');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -60,6 +61,10 @@ class Sandbox {
   #triggers;
   #records = seedRecords();
   #book = new RecordBook();
+  #pipelines = new Pipelines((entityType, id) => {
+    const seeded = this.#records[entityType].find((r) => r.id === id);
+    return seeded && seeded[STAGE_FIELDS[entityType]];
+  });
   #unregistered = DEFAULT_UNREGISTERED;
   #keys = seededKeys();
   #sessions = seededSessions();
@@ -125,6 +130,7 @@ class Sandbox {
     this.#limiter.reset();
     this.#portal.reset();
     this.portalRefusals = 0;
+    this.#pipelines.resetStages();
   }
 
   injectFault(fault) {
@@ -189,6 +195,32 @@ class Sandbox {
   /** The removed records, as { entityType, id }. */
   get missingRecords() {
     return this.#book.list();
+  }
+
+  /** A record's stage now (its seeded stage, or its pipeline's first, until a fire or setStage moves it); null for a contact or company. */
+  stageOf(entityType, id) {
+    RecordBook.check(entityType, id);
+    return this.#pipelines.stageOf(entityType, id);
+  }
+
+  /** Puts a record at a stage of one of its type's pipelines (the pipeline is the stage's). Undone by reset(). */
+  setStage(entityType, id, stage) {
+    this.#pipelines.setStage(entityType, RecordBook.check(entityType, id), stage);
+  }
+
+  /** Sets the stages a trigger moves records to: [{ entityType, stage }], [] for none. Kept by reset(). */
+  setAutomation(code, rules) {
+    this.#pipelines.setAutomation(code, rules);
+  }
+
+  /** Every trigger back on the default stages. */
+  resetAutomation() {
+    this.#pipelines.resetAutomation();
+  }
+
+  /** Where each trigger is set, by code. */
+  get automation() {
+    return this.#pipelines.automation;
   }
 
   /** How a fire of an unregistered code with an application key is refused. Default { status: 422, code: 'BITRIX_ERROR' }. */
@@ -312,7 +344,8 @@ class Sandbox {
       const deniedRead = authorizeCrm(key, false);
       if (deniedRead) return deniedRead;
       const entityType = PLURALS[entry.path.split('/')[2]];
-      const found = searchRecords(entityType, this.#records[entityType], body, (id) => this.#book.has(entityType, id));
+      const found = searchRecords(entityType, this.#records[entityType], body, (id) => this.#book.has(entityType, id),
+        (id) => this.#pipelines.stageOf(entityType, id));
       // A body the gateway refuses (400, 413) never reaches the portal.
       return found.status < 400 ? this.#overloaded(entry) || found : found;
     }
@@ -346,7 +379,9 @@ class Sandbox {
       this.ignoredFires.push({ ...record, reason: 'no such record' });
       return { status: 200, body: { success: true, data: true } };
     }
-    this.fires.push(record);
+    // The automation: the record moves forward to the trigger's stage, or nothing happens.
+    const { moved, stageBefore, stageAfter } = this.#pipelines.fire(fire.entityType, fire.entityId, fire.triggerId);
+    this.fires.push(moved === null ? { ...record, moved } : { ...record, moved, stageBefore, stageAfter });
     entry.fired = true;
     return { status: 200, body: { success: true, data: true }, fired: true };
   }

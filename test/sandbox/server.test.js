@@ -3,6 +3,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { startSandbox, SEEDED, DEFAULT_TRIGGERS } = require('./server');
+const { whatItDid } = require('./pipelines');
 
 /** @typedef {import('./server').Sandbox} Sandbox */
 /** @typedef {import('./server').SandboxOptions} SandboxOptions */
@@ -243,10 +244,14 @@ describe('endpoints', () => {
     // A personal key's codes are not checked against the list; an application's registered code is accepted.
     await fire(sb(), { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens' });
     await fire(sb(), { entityType: 'contact', entityId: 12, triggerId: 'delivery_confirmed' }, APP);
+    // Each says what the automation did: deal 5141 moved to the trigger's stage; nothing listens to the lead's code; a contact has no stage.
     expect(sb().fires).toEqual([
-      { ...FIRE, apiKeyId: 'personal', at: expect.any(Number) },
-      { entityType: 'lead', entityId: '77', triggerId: 'nobody.listens', apiKeyId: 'personal', at: expect.any(Number) },
-      { entityType: 'contact', entityId: 12, triggerId: 'delivery_confirmed', apiKeyId: 'app', at: expect.any(Number) },
+      { ...FIRE, apiKeyId: 'personal', at: expect.any(Number), moved: true, stageBefore: 'NEW', stageAfter: 'EXECUTING' },
+      {
+        entityType: 'lead', entityId: '77', triggerId: 'nobody.listens', apiKeyId: 'personal', at: expect.any(Number),
+        moved: false, stageBefore: 'NEW', stageAfter: 'NEW',
+      },
+      { entityType: 'contact', entityId: 12, triggerId: 'delivery_confirmed', apiKeyId: 'app', at: expect.any(Number), moved: null },
     ]);
     expect(sb().fires[0].at).toBeGreaterThanOrEqual(before);
     expect(JSON.stringify(sb().fires)).not.toContain('vibe_');
@@ -393,7 +398,8 @@ describe('CRM record search (POST /v1/{plural}/search)', () => {
 
   test('setRecords replaces one entity type\'s records', async () => {
     sb().setRecords('lead', [{ id: 1, title: 'Only lead' }]);
-    expect((await search('leads', {})).json.data).toEqual([{ id: 1, title: 'Only lead' }]);
+    // With its stage: every lead has one.
+    expect((await search('leads', {})).json.data).toEqual([{ id: 1, title: 'Only lead', statusId: 'NEW' }]);
     expect(() => sb().setRecords('lead', [{ title: 'no id' }])).toThrow(TypeError);
   });
 });
@@ -426,7 +432,7 @@ describe('records that do not exist', () => {
     expect([a.status, a.json]).toEqual([200, { success: true, data: true }]);
     await fire(sb(), { ...FIRE, entityId: '5141' }, APP);
     await fire(sb(), { ...FIRE, entityType: 'lead' });
-    expect(sb().fires).toEqual([{ ...FIRE, entityType: 'lead', apiKeyId: 'personal', at: expect.any(Number) }]);
+    expect(sb().fires).toEqual([{ ...FIRE, entityType: 'lead', apiKeyId: 'personal', at: expect.any(Number), moved: true, stageBefore: 'NEW', stageAfter: 'PROCESSED' }]);
     expect(sb().ignoredFires).toEqual([IGNORED, { ...IGNORED, entityId: '5141', apiKeyId: 'app' }]);
     expect(sb().ignoredFires[0].at).toBeGreaterThanOrEqual(sb().requests[0].at);
     // Still in the request log, answered 200, not fired.
@@ -519,7 +525,7 @@ describe('search by id (POST /v1/{plural}/search)', () => {
   const search = (plural, body) => call(sb(), `/v1/${plural}/search`, { method: 'POST', body });
   const ids = (a) => a.json.data.map((r) => r.id);
 
-  test('$in finds the existing records among the IDs: seeded with their data, others as { id }', async () => {
+  test('$in finds the existing records among the IDs: seeded with their data, others as { id } and their stage', async () => {
     sb().removeRecord('deal', 5042);
     const a = await search('deals', { filter: { id: { $in: [999999, 5041, 5042, '12345', 0, 'x', -1, 5041, 1.5] } } });
     expect(a.status).toBe(200);
@@ -527,8 +533,8 @@ describe('search by id (POST /v1/{plural}/search)', () => {
       success: true,
       data: [
         { id: 5041, title: 'Acme rollout', stageId: 'NEW', amount: 5041 % 7 * 100 },
-        { id: 12345 },
-        { id: 999999 },
+        { id: 12345, stageId: 'NEW' },
+        { id: 999999, stageId: 'NEW' },
       ],
       meta: { total: 3, hasMore: false },
     });
@@ -536,10 +542,10 @@ describe('search by id (POST /v1/{plural}/search)', () => {
     expect((await search('deals', { filter: { id: { $in: 5041 } } })).json).toMatchObject({ data: [], meta: { total: 0 } });
   });
 
-  test('select: seeded fields as they are, an unseeded record gets \'\' for its title fields and nothing it cannot know', async () => {
+  test('select: seeded fields as they are, an unseeded record gets \'\' for its title fields, its stage, and nothing it cannot know', async () => {
     const deals = await search('deals', { filter: { id: { $in: [5013, 5150, 77] } }, select: ['id', 'title', 'stageId'] });
     expect(deals.json.data).toEqual([
-      { id: 77, title: '' },
+      { id: 77, title: '', stageId: 'NEW' },
       { id: 5013, title: '', stageId: 'NEW' },
       { id: 5150, title: 'Initech licences', stageId: 'NEW' },
     ]);
@@ -929,7 +935,9 @@ describe('control API over HTTP', () => {
     expect((await control('GET', 'faults')).json.data).toHaveLength(1);
     expect((await call(sb(), '/v1/me')).status).toBe(502);
     await fire(sb());
-    expect((await control('GET', 'fires')).json.data).toEqual([{ ...FIRE, apiKeyId: 'personal', at: expect.any(Number) }]);
+    expect((await control('GET', 'fires')).json.data).toEqual([
+      { ...FIRE, apiKeyId: 'personal', at: expect.any(Number), moved: true, stageBefore: 'NEW', stageAfter: 'EXECUTING' },
+    ]);
     const requests = (await control('GET', 'requests')).json.data;
     expect(requests.map((e) => e.path)).toEqual(['/v1/me', '/v1/triggers/fire']);
     // Control calls are neither logged nor rate limited.
@@ -1223,5 +1231,102 @@ describe('control API and cli.js: the portal', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr()).toContain('portal 0.01/s, burst 2');
+  });
+});
+
+describe('pipelines: records have stages, a fire moves a record forward to its trigger\'s stage or does nothing', () => {
+  const sb = withSandbox();
+  afterEach(() => sb().resetAutomation());
+  const search = (plural, ids, select) => call(sb(), `/v1/${plural}/search`, { method: 'POST', body: { filter: { id: { $in: ids } }, select } });
+  const lastFire = () => last(sb().fires);
+
+  test('every record starts at its pipeline\'s first stage (deal 5143 is seeded in pipeline C1); contacts and companies have none', () => {
+    expect(sb().stageOf('deal', 5141)).toBe('NEW');
+    expect(sb().stageOf('deal', 777777)).toBe('NEW');
+    expect(sb().stageOf('deal', 5143)).toBe('C1:NEW');
+    expect(sb().stageOf('lead', 301)).toBe('NEW');
+    expect(sb().stageOf('quote', 7)).toBe('DRAFT');
+    expect(sb().stageOf('invoice', 41)).toBe('DT31_1:N');
+    expect(sb().stageOf('contact', 11)).toBeNull();
+    expect(sb().stageOf('company', 21)).toBeNull();
+  });
+
+  test('a fire before the trigger\'s stage moves the record there; at it or past it, nothing moves (never back)', async () => {
+    await fire(sb(), { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' });
+    expect(lastFire()).toMatchObject({ moved: true, stageBefore: 'NEW', stageAfter: 'EXECUTING' });
+    expect(sb().stageOf('deal', 5141)).toBe('EXECUTING');
+    // Again: already at the stage.
+    await fire(sb(), { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' });
+    expect(lastFire()).toMatchObject({ moved: false, stageBefore: 'EXECUTING', stageAfter: 'EXECUTING' });
+    // Past it: a won deal is not moved back.
+    sb().setStage('deal', 5142, 'WON');
+    await fire(sb(), { entityType: 'deal', entityId: 5142, triggerId: 'payment_received' });
+    expect(lastFire()).toMatchObject({ moved: false, stageBefore: 'WON', stageAfter: 'WON' });
+    expect(sb().stageOf('deal', 5142)).toBe('WON');
+  });
+
+  test('a trigger set on one pipeline does not move a deal of another; one set on both moves each within its own', async () => {
+    await fire(sb(), { entityType: 'deal', entityId: 5143, triggerId: 'payment_received' });
+    expect(lastFire()).toMatchObject({ moved: false, stageBefore: 'C1:NEW', stageAfter: 'C1:NEW' });
+    await fire(sb(), { entityType: 'deal', entityId: 5143, triggerId: 'delivery_confirmed' });
+    expect(lastFire()).toMatchObject({ moved: true, stageBefore: 'C1:NEW', stageAfter: 'C1:WON' });
+    await fire(sb(), { entityType: 'lead', entityId: 301, triggerId: 'contract.signed-v2' });
+    expect(lastFire()).toMatchObject({ moved: true, stageBefore: 'NEW', stageAfter: 'IN_PROCESS' });
+    await fire(sb(), { entityType: 'company', entityId: 21, triggerId: 'payment_received' });
+    expect(lastFire()).toEqual(expect.objectContaining({ moved: null }));
+    expect(lastFire()).not.toHaveProperty('stageBefore');
+  });
+
+  test('a search selects the stage as it is now (stageId for deals and invoices, statusId for leads and quotes)', async () => {
+    await fire(sb(), { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' });
+    expect((await search('deals', [5141, 5142, 5143], ['id', 'stageId'])).json.data).toEqual([
+      { id: 5141, stageId: 'EXECUTING' },
+      { id: 5142, stageId: 'NEW' },
+      { id: 5143, stageId: 'C1:NEW' },
+    ]);
+    expect((await search('leads', [301], ['id', 'statusId'])).json.data).toEqual([{ id: 301, statusId: 'NEW' }]);
+    expect((await search('quotes', [7], ['id', 'statusId'])).json.data).toEqual([{ id: 7, statusId: 'DRAFT' }]);
+    expect((await search('invoices', [41], ['id', 'stageId'])).json.data).toEqual([{ id: 41, stageId: 'DT31_1:N' }]);
+  });
+
+  test('setAutomation sets where a trigger moves records; reset() puts every record back at its first stage', async () => {
+    sb().setAutomation('payment_received', [{ entityType: 'deal', stage: 'C1:EXECUTING' }]);
+    await fire(sb(), { entityType: 'deal', entityId: 5143, triggerId: 'payment_received' });
+    await fire(sb(), { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' });
+    expect(sb().fires.map((f) => f.moved)).toEqual([true, false]);
+    expect(sb().stageOf('deal', 5143)).toBe('C1:EXECUTING');
+    sb().reset();
+    expect(sb().stageOf('deal', 5143)).toBe('C1:NEW');
+    expect(() => sb().setStage('deal', 1, 'NOPE')).toThrow(TypeError);
+    expect(() => sb().setStage('contact', 1, 'NEW')).toThrow(TypeError);
+    expect(() => sb().setAutomation('x', [{ entityType: 'lead', stage: 'WON' }])).toThrow(TypeError);
+  });
+
+  test('what npm start prints for a fire says whether the record moved', async () => {
+    await fire(sb(), { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' });
+    await fire(sb(), { entityType: 'deal', entityId: 5143, triggerId: 'payment_received' });
+    await fire(sb(), { entityType: 'contact', entityId: 11, triggerId: 'payment_received' });
+    expect(sb().fires.map(whatItDid)).toEqual([
+      'deal 5141 moved from NEW to EXECUTING',
+      'deal 5143 did not move: it stays at C1:NEW (the trigger is not set on its pipeline, or it is at that stage or past it)',
+      'contact 11 has no stage (Bitrix24 runs the trigger for its linked deals)',
+    ]);
+  });
+
+  test('control API: POST /__sandbox/stage reads or sets a stage, /__sandbox/automation reads or sets the rules', async () => {
+    const control = async (route, body, method = 'POST') => {
+      const res = await fetch(`${sb().url}/__sandbox/${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, json: await res.json() };
+    };
+    expect((await control('stage', { entityType: 'deal', id: 5142 })).json).toEqual({ success: true, data: 'NEW' });
+    expect((await control('stage', { entityType: 'deal', id: 5142, stage: 'WON' })).json).toEqual({ success: true, data: 'WON' });
+    expect(sb().stageOf('deal', 5142)).toBe('WON');
+    expect((await control('stage', { entityType: 'deal', id: 5142, stage: 'LOST' })).status).toBe(400);
+    const set = await control('automation', { payment_received: [] });
+    expect(set.json.data.payment_received).toEqual([]);
+    await fire(sb(), { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' });
+    expect(lastFire().moved).toBe(false);
+    await control('automation', null);
+    expect((await control('automation', undefined, 'GET')).json.data.payment_received).toContainEqual({ entityType: 'deal', stage: 'EXECUTING' });
   });
 });

@@ -18,6 +18,9 @@ const DEFAULTS = {
 	checkRecords: true,
 	fireOnce: false,
 	fireOnceMaxKeys: 10000,
+	reportStageChange: true,
+	whenNotMoved: 'report',
+	rehearse: false,
 };
 
 const LABELS: Record<string, string> = {
@@ -30,6 +33,9 @@ const LABELS: Record<string, string> = {
 	checkRecords: 'Check Records Exist',
 	fireOnce: 'Fire Once Across Executions',
 	fireOnceMaxKeys: 'Fire Once Keys Remembered',
+	reportStageChange: 'Report Stage Change',
+	whenNotMoved: 'When the Record Did Not Move',
+	rehearse: 'Rehearse (Fire Nothing)',
 };
 
 describe('readOptions: accepted', () => {
@@ -48,6 +54,9 @@ describe('readOptions: accepted', () => {
 			checkRecords: false,
 			fireOnce: true,
 			fireOnceMaxKeys: 50,
+			reportStageChange: false,
+			whenNotMoved: 'fail',
+			rehearse: true,
 		};
 		expect(readOptions(NODE, 0, typed)).toEqual(typed);
 	});
@@ -56,7 +65,7 @@ describe('readOptions: accepted', () => {
 		expect(readOptions(NODE, 0, { maxConcurrent: 1 })).toEqual({ ...DEFAULTS, maxConcurrent: 1 });
 	});
 
-	test.each<[string, unknown, number | boolean]>([
+	test.each<[string, unknown, number | boolean | string]>([
 		['checkTriggerCodes', 'false', false],
 		['checkTriggerCodes', 'true', true],
 		['retryAmbiguousFires', 'true', true],
@@ -72,6 +81,10 @@ describe('readOptions: accepted', () => {
 		['maxConcurrent', 100, 100],
 		['maxRateLimitRetries', 20, 20],
 		['maxConcurrent', '3.0', 3],
+		['reportStageChange', 'false', false],
+		['rehearse', 'true', true],
+		['whenNotMoved', 'fail', 'fail'],
+		['whenNotMoved', ' report ', 'report'],
 	])('%s as %p from an expression is %p', (name, given, expected) => {
 		expect(readOptions(NODE, 0, { [name]: given })).toEqual({ ...DEFAULTS, [name]: expected });
 	});
@@ -104,6 +117,10 @@ describe('readOptions: refused, naming the option and the item', () => {
 		['checkTriggerCodes', 'yes', 'yes'],
 		['retryAmbiguousFires', 1, '1'],
 		['retryAmbiguousFires', 'on', 'on'],
+		['rehearse', 'maybe', 'maybe'],
+		// Not one of the choices.
+		['whenNotMoved', 'stop', 'stop'],
+		['whenNotMoved', true, 'true'],
 	])('%s = %p', (name, given, shown) => {
 		const error = thrownBy(() => readOptions(NODE, 3, { [name]: given }));
 		expect(error).toBeInstanceOf(NodeOperationError);
@@ -111,7 +128,12 @@ describe('readOptions: refused, naming the option and the item', () => {
 		expect((error as NodeOperationError).context.itemIndex).toBe(3);
 		const description = (error as NodeOperationError).description ?? '';
 		expect(description).toContain(`"${LABELS[name]}"`);
-		expect(description).toMatch(name === 'checkTriggerCodes' || name === 'retryAmbiguousFires' ? /true or false/ : /from -?\d+ to \d+/);
+		const rule = ['checkTriggerCodes', 'retryAmbiguousFires', 'rehearse'].includes(name)
+			? /true or false/
+			: name === 'whenNotMoved'
+				? /one of "report" \(Report It\), "fail" \(Fail the Item\)/
+				: /from -?\d+ to \d+/;
+		expect(description).toMatch(rule);
 	});
 
 	test.each<[string, unknown]>([
@@ -119,6 +141,7 @@ describe('readOptions: refused, naming the option and the item', () => {
 		['requestsPerMinute', null],
 		['maxRateLimitWaitSeconds', ''],
 		['checkTriggerCodes', undefined],
+		['whenNotMoved', ''],
 	])('%s: an expression that gave %p', (name, given) => {
 		const error = thrownBy(() => readOptions(NODE, 0, { [name]: given }));
 		expect(error).toBeInstanceOf(NodeOperationError);

@@ -14,6 +14,12 @@ export interface Options {
 	checkRecords: boolean;
 	fireOnce: boolean;
 	fireOnceMaxKeys: number;
+	/** Read each fired record's stage before and after its fire (types with stages). */
+	reportStageChange: boolean;
+	/** A fired record that did not move: reported on the main output, or failed. */
+	whenNotMoved: 'report' | 'fail';
+	/** Every check of a real run, nothing fired and nothing recorded. */
+	rehearse: boolean;
 }
 
 // The defaults are literals, as n8n's lint rules require; the node reads its defaults and
@@ -120,6 +126,24 @@ export const optionsDescription: INodeProperties = {
 				'The longest wait after a "too many requests" (429) answer. When Vibecode asks for a longer one, the item fails at once (it was not fired) instead of holding the key.',
 		},
 		{
+			displayName: 'Rehearse (Fire Nothing)',
+			name: 'rehearse',
+			type: 'boolean',
+			default: false,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				"Whether to run every check of a real run (inputs, trigger codes, records, Fire Once Across Executions) and fire nothing and record nothing. Each item that a real run would fire says wouldFire: true with its record's stage now; one that would fail fails the same way; one that Fire Once would skip says so. Turn it on while building a workflow and pressing Execute Step again and again.",
+		},
+		{
+			displayName: 'Report Stage Change',
+			name: 'reportStageChange',
+			type: 'boolean',
+			default: true,
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				"Whether to read each fired deal's, lead's, quote's or invoice's stage before and after the fire (one search per up to 50 records of a type each time) and add stageBefore, stageAfter and moved to its item: Bitrix24 answers success also when its automation moved nothing. Contacts and companies have no stage.",
+		},
+		{
 			displayName: 'Requests per Minute',
 			name: 'requestsPerMinute',
 			type: 'number',
@@ -136,6 +160,27 @@ export const optionsDescription: INodeProperties = {
 			displayOptions: { show: { '/operation': ['fire'] } },
 			description:
 				'Whether to send a fire once more when it failed after it was sent (gateway error 502 or 504, broken connection, timeout). Bitrix24 may already have run the automation, so turning this on can run it twice.',
+		},
+		{
+			displayName: 'When the Record Did Not Move',
+			name: 'whenNotMoved',
+			type: 'options',
+			options: [
+				{
+					name: 'Report It',
+					value: 'report',
+					description: 'The item is a success (it was fired) and says that the record did not move, and why that may be',
+				},
+				{
+					name: 'Fail the Item',
+					value: 'fail',
+					description: 'The item goes to the error output, or stops the run, per On Error; it was fired and is never sent again',
+				},
+			],
+			default: 'report',
+			displayOptions: { show: { '/operation': ['fire'] } },
+			description:
+				'With "Report Stage Change": what to do with a fired record whose stage is the same after the fire as before',
 		},
 	],
 };
@@ -163,8 +208,17 @@ function toBoolean(value: unknown): boolean | undefined {
 	return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
-function checked(field: INodeProperties, value: unknown): { value?: number | boolean; rule: string } {
+/** Options read item by item, where the run reads them (check.ts): Fire Once Key, Fire Once Keys Left Unanswered. */
+const PER_ITEM = new Set(['fireOnceKey', 'fireOnceUnanswered']);
+
+function checked(field: INodeProperties, value: unknown): { value?: number | boolean | string; rule: string } {
 	if (field.type === 'boolean') return { value: toBoolean(value), rule: 'true or false' };
+	if (field.type === 'options') {
+		const choices = (field.options ?? []) as Array<{ name: string; value: unknown }>;
+		const rule = `one of ${choices.map((choice) => `"${String(choice.value)}" (${choice.name})`).join(', ')}`;
+		const text = typeof value === 'string' ? value.trim() : value;
+		return { value: choices.some((choice) => choice.value === text) ? (text as string) : undefined, rule };
+	}
 	const { minValue = -Infinity, maxValue = Infinity, numberPrecision } = field.typeOptions ?? {};
 	const whole = numberPrecision === 0;
 	const rule = `a ${whole ? 'whole number' : 'number'} from ${minValue} to ${maxValue}`;
@@ -181,8 +235,7 @@ export function readOptions(node: INode, itemIndex: number, raw: unknown): Optio
 	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
 	const options = { ...DEFAULT_OPTIONS } as unknown as IDataObject;
 	for (const field of fields) {
-		// Text and choice options (Fire Once Key, Fire Once Keys Left Unanswered) belong to each item: the run reads them item by item.
-		if (!(field.name in given) || field.type === 'string' || field.type === 'options') continue;
+		if (!(field.name in given) || PER_ITEM.has(field.name)) continue;
 		const { value, rule } = checked(field, given[field.name]);
 		if (value === undefined) {
 			throw new NodeOperationError(node, `Invalid ${field.displayName} "${shown(given[field.name])}" in item ${itemIndex}`, {

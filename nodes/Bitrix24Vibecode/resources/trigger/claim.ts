@@ -100,7 +100,8 @@ class ClaimWindow implements Claims {
 				this.pumpSoon();
 			});
 			if (verdict === 'mine') return true;
-			if (verdict !== 'held' || look + 1 >= HELD_LOOKS) {
+			// A rehearsal reports a held key at once: it waits for nobody's answer.
+			if (verdict !== 'held' || look + 1 >= HELD_LOOKS || this.run.options.rehearse) {
 				item.outcome = this.outcomeOf(item, verdict);
 				return false;
 			}
@@ -166,6 +167,10 @@ class ClaimWindow implements Claims {
 			for (const attempt of batch) this.release(attempt, there);
 			return;
 		}
+		if (this.run.options.rehearse) {
+			this.rehearse(batch, there);
+			return;
+		}
 		const tentative: Attempt[] = [];
 		for (const attempt of batch) {
 			const key = attempt.item.onceKey as string;
@@ -184,6 +189,20 @@ class ClaimWindow implements Claims {
 			await this.confirm(tentative, earlier);
 		} finally {
 			confirmed();
+		}
+	}
+
+	/**
+	 * A rehearsal's one look: the verdict a real claim would start from ('mine': it would fire), and
+	 * everything the look added to the store is removed again (the mark with it, looked at again
+	 * like any removal), so that a later real run finds the store as it was.
+	 */
+	private rehearse(batch: Attempt[], there: Set<string>) {
+		for (const attempt of batch) {
+			const key = attempt.item.onceKey as string;
+			const pending = pendingOf(key);
+			const verdict = there.has(key) && !there.has(pending) ? 'fired' : there.has(key) && !attempt.item.fireUnanswered ? 'held' : 'mine';
+			this.release(attempt, verdict, [key, pending, attempt.mark].filter((value) => !there.has(value)));
 		}
 	}
 

@@ -2,15 +2,18 @@
  * The CRM record types a trigger can be fired for, one row each: everything the node shows or
  * sends about a type is derived from here, so adding a type is one row.
  */
+// Stage fields: Vibecode's pages show `stageId` for deals; the others follow its camelCase
+// mapping of Bitrix24's own fields (a lead's and a quote's STATUS_ID, a smart invoice's STAGE_ID).
+// Contacts and companies have no stage: Bitrix24 runs their triggers for their linked deals.
 const TABLE = {
-	deal: { label: 'Deal', plural: 'deals', link: '/crm/deal/details/' },
-	lead: { label: 'Lead', plural: 'leads', link: '/crm/lead/details/' },
+	deal: { label: 'Deal', plural: 'deals', link: '/crm/deal/details/', stageField: 'stageId' },
+	lead: { label: 'Lead', plural: 'leads', link: '/crm/lead/details/', stageField: 'statusId' },
 	contact: { label: 'Contact', plural: 'contacts', link: '/crm/contact/details/', titleFields: ['name', 'lastName'] },
 	company: { label: 'Company', plural: 'companies', link: '/crm/company/details/' },
 	// Bitrix24 shows quotes and smart invoices under numeric CRM type ids in record links.
-	quote: { label: 'Quote', plural: 'quotes', link: '/crm/type/7/details/', crmTypeId: '7' },
+	quote: { label: 'Quote', plural: 'quotes', link: '/crm/type/7/details/', crmTypeId: '7', stageField: 'statusId' },
 	// /crm/invoice/… is a legacy invoice: a record of its own, with IDs of its own.
-	invoice: { label: 'Invoice', plural: 'invoices', link: '/crm/type/31/details/', crmTypeId: '31', legacyNamedLink: true },
+	invoice: { label: 'Invoice', plural: 'invoices', link: '/crm/type/31/details/', crmTypeId: '31', legacyNamedLink: true, stageField: 'stageId' },
 } as const;
 
 export type EntityType = keyof typeof TABLE;
@@ -28,6 +31,8 @@ interface EntityTypeRow {
 	titleFields?: readonly string[];
 	/** Whether /crm/{type}/… names another record (a legacy invoice), not one of this type. */
 	legacyNamedLink?: boolean;
+	/** The field a search selects for a record's stage; none for a type without stages. */
+	stageField?: string;
 }
 
 export const ENTITY: Record<EntityType, EntityTypeRow> = TABLE;
@@ -56,3 +61,6 @@ export const titleFieldsOf = (type: EntityType): readonly string[] => ENTITY[typ
 /** The type a CRM type id in a record link stands for. */
 export const entityTypeOfCrmTypeId = (id: string): EntityType | undefined =>
 	ENTITY_TYPES.find((type) => ENTITY[type].crmTypeId === id);
+
+/** The field of a type's stage, or undefined for a type without stages (contact, company). */
+export const stageFieldOf = (type: EntityType): string | undefined => ENTITY[type].stageField;

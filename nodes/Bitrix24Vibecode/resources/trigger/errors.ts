@@ -254,6 +254,33 @@ export function missingRecordError(node: INode, itemIndex: number, record: { ent
 	return withCode(error, 'RECORD_NOT_FOUND');
 }
 
+/** What a stage report says of a record: "Deal 5143". */
+const recordName = (record: { entityType: EntityType; entityId: number }) => `${ENTITY[record.entityType].label} ${record.entityId}`;
+
+/** Why a fired record may not have moved: Bitrix24 answers success in each of these cases. */
+const notMovedWhy = (record: { entityType: EntityType; entityId: number }, stage: string) =>
+	`Bitrix24 accepted the fire, but ${recordName(record)} did not move: it is still at stage "${shown(stage)}". Likely reasons: the trigger is not set on this ${ENTITY[record.entityType].label.toLowerCase()}'s pipeline or stage, its conditions are not met, or the ${ENTITY[record.entityType].label.toLowerCase()} is already at the trigger's stage or past it (automation never moves a record back). Check the automation rules of its pipeline in Bitrix24.`;
+
+/**
+ * The plain-words note of a fired item whose stage report is not "moved": not moved, or unknown.
+ * Undefined for a record that moved.
+ */
+export function stageNote(record: { entityType: EntityType; entityId: number }, stage: { before: string | null; after: string | null; moved: boolean | null }) {
+	if (stage.moved === true) return undefined;
+	if (stage.moved === false) return notMovedWhy(record, stage.after as string);
+	const unread = stage.after === null ? 'after the fire' : 'before the fire';
+	return `Bitrix24 accepted the fire, but the stage of ${recordName(record)} ${unread} could not be read, so whether it moved is unknown: check the record in Bitrix24. The fire was not sent again.`;
+}
+
+/** "When the Record Did Not Move" → "Fail the Item": the record was fired, and did not move. */
+export function notMovedError(node: INode, itemIndex: number, record: { entityType: EntityType; entityId: number }, stage: string) {
+	const error = new NodeOperationError(node, `${recordName(record)} did not move (item ${itemIndex})`, {
+		itemIndex,
+		description: `${notMovedWhy(record, stage)} The trigger was fired, so the item is not sent again (on a retry, or by "Fire Once Across Executions", which remembers it as fired).`,
+	});
+	return withCode(error, 'RECORD_NOT_MOVED');
+}
+
 /** Why an item was not fired under "Fire Once Across Executions"; it is not a failure. */
 export const SKIPPED_EARLIER =
 	'Not fired: an earlier execution of this node fired this Fire Once Key (or sent it and got an unclear answer).';
@@ -343,12 +370,15 @@ function errorItem(itemIndex: number, error: Error, fields: IDataObject): INodeE
 	return { json: { error: { ...failureFields(error), ...fields } }, pairedItem: { item: itemIndex } };
 }
 
+/** Whether a failed item's fire reached Bitrix24: no, maybe (an unclear answer), or yes (it fired, and failed for what it did not do). */
+export type Fired = 'no' | 'maybe' | 'yes';
+
 /**
  * An AI agent's tool call that failed is answered, not thrown: the model hears what went wrong
  * and whether anything was fired, and can tell the user. No `error` key: n8n's retry loops take
  * an item with one for a failed run and would run the call again.
  */
-function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?: 'no' | 'maybe'): INodeExecutionData {
+function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?: Fired): INodeExecutionData {
 	return {
 		json: { success: false, ...(fired && { fired }), failure: failureFields(error), ...fields },
 		pairedItem: { item: itemIndex },
@@ -359,7 +389,7 @@ function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?
 export function failedItem(
 	itemIndex: number,
 	error: Error,
-	at: { asTool: boolean; fields: IDataObject; fired?: 'no' | 'maybe' },
+	at: { asTool: boolean; fields: IDataObject; fired?: Fired },
 ): INodeExecutionData {
 	return at.asTool ? toolAnswer(itemIndex, error, at.fields, at.fired) : errorItem(itemIndex, error, at.fields);
 }

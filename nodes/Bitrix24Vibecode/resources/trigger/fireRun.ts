@@ -5,7 +5,9 @@ import { answer } from './answer';
 import { checkItems } from './check';
 import { openClaims } from './claim';
 import { asNodeError } from './errors';
+import type { FireInput } from './fireInput';
 import { failed, unsettled } from './item';
+import { readStagesAfter } from './readBack';
 import { checkRecords } from './recordCheck';
 import { answerMode, openRun, whileRunning, type Run, type RunSource } from './run';
 import { fireOne, recallEarlierTries } from './send';
@@ -14,8 +16,9 @@ import { checkTriggerCodes } from './triggerCodes';
 /**
  * Fire Trigger, for the items of one run, as stages the items pass through: check (inputs),
  * recall (an earlier try's fires), claim (Fire Once keys, just before each fire), verify
- * (trigger codes, records), fire, answer. Every item is checked before anything is sent, and
- * ends as one output item. "On Error: Stop" stops sending at the first failure; cancelling the
+ * (trigger codes, records and their stages), fire, read back (the stages after), answer. Every
+ * item is checked before anything is sent, and ends as one output item. A rehearsal runs every
+ * stage but the fire and the read-back, and records nothing. "On Error: Stop" stops sending at the first failure; cancelling the
  * execution drops every item not yet sent.
  */
 export async function fireItems(source: RunSource): Promise<INodeExecutionData[]> {
@@ -50,6 +53,11 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 						stopsHere();
 						return;
 					}
+					if (run.options.rehearse) {
+						// Nothing is sent, and no claim was made to answer.
+						item.outcome = { wouldFire: item.input as FireInput };
+						return;
+					}
 					try {
 						item.outcome = await fireOne(run, item, registered);
 					} finally {
@@ -60,6 +68,8 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 		} finally {
 			await claims?.close();
 		}
+		// After Fire Once recorded the fires: what the read-back finds never changes what was fired.
+		await readStagesAfter(run, items);
 		return answer(run, items);
 	});
 }

@@ -6,13 +6,36 @@ import type { FireInput } from './fireInput';
 // its outcome. A stage settles an item by giving it an outcome; later stages pass it by.
 
 /**
- * What became of one item: fired; skipped, since an earlier execution fired its Fire Once Key or
- * an earlier item of the run has it; or failed, and then whether it may have reached Bitrix24.
+ * What a fire did to its record's stage (types with stages, "Report Stage Change"): the stage read
+ * before the fire and after the run's fires were answered; null where it could not be read, and
+ * then whether it moved is unknown (null).
+ */
+export interface StageChange {
+	before: string | null;
+	after: string | null;
+	moved: boolean | null;
+}
+
+/**
+ * What became of one item: fired (with what it did to the record's stage, when read); in a
+ * rehearsal, would be fired; skipped, since an earlier execution fired its Fire Once Key or an
+ * earlier item of the run has it; or failed, and then whether it may have reached Bitrix24 — or
+ * did (`wasFired`: fired, and failed for what the fire did not do, "When the Record Did Not Move").
  */
 export type Outcome =
-	| { fired: FireInput; error?: undefined; skipped?: undefined }
-	| { skipped: string; fired?: undefined; error?: undefined }
-	| { error: Error; fired?: undefined; skipped?: undefined; mayHaveFired: boolean; notSent?: boolean };
+	| { fired: FireInput; stage?: StageChange; error?: undefined; skipped?: undefined; wouldFire?: undefined }
+	| { wouldFire: FireInput; fired?: undefined; error?: undefined; skipped?: undefined }
+	| { skipped: string; fired?: undefined; error?: undefined; wouldFire?: undefined }
+	| {
+			error: Error;
+			fired?: undefined;
+			skipped?: undefined;
+			wouldFire?: undefined;
+			mayHaveFired: boolean;
+			notSent?: boolean;
+			wasFired?: boolean;
+			stage?: StageChange;
+	  };
 
 /** One item of the run on its way: its input, once checked, its ledger key and its Fire Once Key. */
 export interface Item {
@@ -23,6 +46,8 @@ export interface Item {
 	onceKey?: string;
 	/** "Fire Once Keys Left Unanswered": fire it even if another execution claimed its key and never recorded an answer. */
 	fireUnanswered?: boolean;
+	/** The record's stage as the record check's search read it, before any fire; null: it has none there. Unset: not read. */
+	stageBefore?: string | null;
 	outcome?: Outcome;
 }
 

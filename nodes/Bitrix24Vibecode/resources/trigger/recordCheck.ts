@@ -1,6 +1,6 @@
 import type { IDataObject } from 'n8n-workflow';
 
-import { searchPathOf, type EntityType } from './entityTypes';
+import { searchPathOf, stageFieldOf, type EntityType } from './entityTypes';
 import { missingRecordError } from './errors';
 import type { FireInput } from './fireInput';
 import { failed, unsettled, type Item } from './item';
@@ -9,27 +9,37 @@ import { checkRead, type Run } from './run';
 /** IDs one search asks about: a page of Vibecode's search. */
 const PER_SEARCH = 50;
 
-/** A record as the check names it: "deal:99999". */
-const recordKey = ({ entityType, entityId }: Pick<FireInput, 'entityType' | 'entityId'>) => `${entityType}:${entityId}`;
+type RecordRef = Pick<FireInput, 'entityType' | 'entityId'>;
 
-/** The IDs among `ids` that exist, or undefined when the search could not tell. */
-async function existing(run: Run, type: EntityType, ids: number[]): Promise<Set<number> | undefined> {
-	const body = { filter: { id: { $in: ids } }, select: ['id'], limit: PER_SEARCH };
+/** A record as the searches name it: "deal:99999". */
+export const recordKey = ({ entityType, entityId }: RecordRef) => `${entityType}:${entityId}`;
+
+/** What a search found of one record: it exists, at a stage (null: the type has none, or the answer gave none); or not. */
+export type Found = { exists: true; stage: string | null } | { exists: false };
+
+const stageIn = (record: IDataObject, field: string | undefined) => {
+	const stage = field === undefined ? undefined : record?.[field];
+	return typeof stage === 'string' && stage !== '' ? stage : typeof stage === 'number' ? String(stage) : null;
+};
+
+/** The records among `ids` that exist, with their stage, or undefined when the search could not tell. */
+async function search(run: Run, type: EntityType, ids: number[]): Promise<Map<number, string | null> | undefined> {
+	const stageField = stageFieldOf(type);
+	const body = { filter: { id: { $in: ids } }, select: stageField ? ['id', stageField] : ['id'], limit: PER_SEARCH };
 	const sent = await checkRead(run, { method: 'POST', url: searchPathOf(type), body });
 	const data = sent && !sent.failure ? sent.body.data : undefined;
 	if (!Array.isArray(data)) return undefined;
-	return new Set((data as IDataObject[]).map((record) => Number(record?.id)));
+	return new Map((data as IDataObject[]).map((record) => [Number(record?.id), stageIn(record, stageField)]));
 }
 
 /**
- * The records among `fires` that do not exist in Bitrix24 ("deal:99999"), found by one search
- * per up to 50 IDs of one type. Bitrix24 accepts a fire for a missing record and runs nothing,
- * so this is the only way to know. A search that fails leaves its records unchecked: they are
- * fired, never stopped by a guess.
+ * Looks `records` up in Bitrix24, one search per up to 50 IDs of one type, selecting each type's
+ * stage field: what was found of each ("deal:5141"). A record whose search failed is not in the
+ * answer: the caller cannot know, and never guesses. Reads are paced and stop nothing.
  */
-async function missingRecords(run: Run, fires: FireInput[]): Promise<Set<string>> {
+export async function lookUp(run: Run, records: RecordRef[]): Promise<Map<string, Found>> {
 	const idsByType = new Map<EntityType, Set<number>>();
-	for (const { entityType, entityId } of fires) {
+	for (const { entityType, entityId } of records) {
 		idsByType.set(entityType, (idsByType.get(entityType) ?? new Set()).add(entityId));
 	}
 	const searches: Array<{ type: EntityType; ids: number[] }> = [];
@@ -37,27 +47,37 @@ async function missingRecords(run: Run, fires: FireInput[]): Promise<Set<string>
 		const all = [...ids];
 		for (let i = 0; i < all.length; i += PER_SEARCH) searches.push({ type, ids: all.slice(i, i + PER_SEARCH) });
 	}
-	const missing = new Set<string>();
+	const looked = new Map<string, Found>();
 	await Promise.all(
 		searches.map(async ({ type, ids }) => {
-			const found = await existing(run, type, ids);
+			const found = await search(run, type, ids);
+			if (!found) return;
 			for (const entityId of ids) {
-				if (found && !found.has(entityId)) missing.add(recordKey({ entityType: type, entityId }));
+				const key = recordKey({ entityType: type, entityId });
+				looked.set(key, found.has(entityId) ? { exists: true, stage: found.get(entityId) ?? null } : { exists: false });
 			}
 		}),
 	);
-	return missing;
+	return looked;
 }
 
-
-/** An item whose record does not exist fails before anything is sent (Bitrix24 would accept it and run nothing). */
+/**
+ * The record check, before anything is sent. With "Check Records Exist", an item whose record
+ * does not exist fails (Bitrix24 would accept it and run nothing); a search that fails leaves its
+ * records unchecked: they are fired, never stopped by a guess. The same search reads the stage of
+ * each record of a type with stages, for "Report Stage Change" and a rehearsal, which read it
+ * even with the check off.
+ */
 export async function checkRecords(run: Run, items: Item[]): Promise<void> {
-	const unsent = unsettled(items);
-	if (!run.options.checkRecords || !unsent.length || run.signal?.aborted) return;
-	const missing = await missingRecords(run, unsent.map((item) => item.input as FireInput));
-	for (const item of unsent) {
+	const { checkRecords: check, reportStageChange, rehearse } = run.options;
+	const staged = reportStageChange || rehearse;
+	const wanted = unsettled(items).filter((item) => check || (staged && stageFieldOf((item.input as FireInput).entityType)));
+	if (!wanted.length || run.signal?.aborted) return;
+	const looked = await lookUp(run, wanted.map((item) => item.input as FireInput));
+	for (const item of wanted) {
 		const input = item.input as FireInput;
-		if (missing.has(recordKey(input))) item.outcome = failed(missingRecordError(run.node, item.itemIndex, input));
+		const found = looked.get(recordKey(input));
+		if (found?.exists) item.stageBefore = found.stage;
+		else if (found && check) item.outcome = failed(missingRecordError(run.node, item.itemIndex, input));
 	}
 }
-
