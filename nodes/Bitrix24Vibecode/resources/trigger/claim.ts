@@ -8,7 +8,7 @@ import {
 	SKIPPED_EARLIER,
 	skippedSameKey,
 } from './errors';
-import { logStoreFailure, lookAndRecord, onceStoreOf, pendingOf, remove, settle, settleMs, type OnceStore } from './fireOnce';
+import { logStoreFailure, lookAndRecord, lookWaitMs, onceStoreOf, pendingOf, remove, settle, type OnceStore } from './fireOnce';
 import { failed, neverReached, unsettled, type Item, type Outcome } from './item';
 import type { Run } from './run';
 
@@ -19,9 +19,9 @@ import type { Run } from './run';
 // never claimed is free to fire. Claims, looks and answers go to the store in batches.
 // What the store's values mean and why a claim is looked at twice: ./fireOnce.ts.
 
-/** Looks at a claim that other processes' writes keep erasing, a settle × 1, 2, 3 … apart (a burst of writes passes), before the item fails unsent. */
+/** Looks at a claim that other processes' writes keep erasing, 1, 2, 3 … short settles apart (a burst of writes passes), before the item fails unsent. */
 const CONFIRM_ROUNDS = 8;
-/** Looks at a key another execution holds, a settle × 1, 2, 4 … apart (about 4 s), before it is reported unanswered. */
+/** Looks at a key another execution holds, 1, 2, 4 … short settles apart (about 4 s), before it is reported unanswered. */
 const HELD_LOOKS = 7;
 /** Looks at a removal that late writes of other processes keep putting back. */
 const REMOVAL_LOOKS = 5;
@@ -106,7 +106,7 @@ class ClaimWindow implements Claims {
 				return false;
 			}
 			// Another execution holds the key: its answer is usually recorded within a settle or two.
-			await systemClock.sleep(settleMs(this.once) * 2 ** look);
+			await systemClock.sleep(lookWaitMs(this.once, 2 ** look));
 		}
 	}
 
@@ -210,7 +210,7 @@ class ClaimWindow implements Claims {
 	private async confirm(attempts: Attempt[], earlier: Promise<void>) {
 		let looking = attempts;
 		for (let round = 0; round < CONFIRM_ROUNDS && looking.length; round++) {
-			await systemClock.sleep(settleMs(this.once) * (1 + round));
+			await systemClock.sleep(lookWaitMs(this.once, 1 + round));
 			const values = looking.flatMap(({ item, mark }) => [mark, item.onceKey as string, pendingOf(item.onceKey as string)]);
 			const there = await lookAndRecord(this.once, values).catch((failure: unknown) => ({ failure }));
 			if (!(there instanceof Set)) {

@@ -38,9 +38,11 @@ type Store = Pick<DeduplicationHelperFunctions, 'checkProcessedAndRecord' | 'rem
 // The store's calls per row, in this process: the one memory that must span runs, as the key's
 // pacer does. An entry is dropped when its last call is done.
 const rows = new Map<string, Promise<unknown>>();
-// How long a call on a row took lately in this process (the slowest, fading by a tenth a call):
-// a run's first look waits out what other runs here saw, since other processes' calls on the
-// same database are as slow. Bounded: one number per row a node of this process used.
+// How long a call on a row took lately in this process (the slowest, halving with each call
+// after it): a run's first look waits out what other runs here saw, since other processes' calls
+// on the same database are as slow. It halves because one slow call (a process's first, a busy
+// moment) must not stretch every wait for long: the waits below are counted in it.
+// Bounded: one number per row a node of this process used.
 const callMs = new Map<string, number>();
 const MAX_ROWS_TIMED = 1000;
 
@@ -92,7 +94,7 @@ async function call<T>(once: OnceStore, work: (store: Store) => Promise<T>): Pro
 			return await work(once.store);
 		} finally {
 			if (callMs.size >= MAX_ROWS_TIMED && !callMs.has(once.row)) callMs.clear();
-			callMs.set(once.row, Math.max(systemClock.now() - started, 0.9 * (callMs.get(once.row) ?? 0)));
+			callMs.set(once.row, Math.max(systemClock.now() - started, 0.5 * (callMs.get(once.row) ?? 0)));
 		}
 	});
 }
@@ -110,6 +112,13 @@ export async function remove(once: OnceStore, values: string[]): Promise<void> {
 
 /** How long a look waits for every write that could erase a claim to land: longer than any call seen takes. */
 export const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * (callMs.get(once.row) ?? 0));
+
+/**
+ * The wait before a look at a key: `step` shortest settles (the step grows with each look), and
+ * never less than a settle. Counting the growth from the settle itself would stretch
+ * a slow store's waits by the same factor (a 2 s settle × 127 is four minutes).
+ */
+export const lookWaitMs = (once: OnceStore, step: number) => Math.max(settleMs(once), SETTLE_MS * step);
 
 export const settle = async (once: OnceStore) => await systemClock.sleep(settleMs(once));
 
