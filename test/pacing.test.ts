@@ -125,11 +125,20 @@ describe('Rate limit (429)', () => {
 		expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(20_000);
 	});
 
-	test('the default bound is 30 s', async () => {
-		answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '31' }]);
+	test('by default a wait the one-minute window asks for (59 s) is waited, and the item fires', async () => {
+		const times = answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '59' }], OK);
 		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
 
-		expect(errorMessage(result.errors[0])).toBe('Vibecode asked to wait 31 seconds before the next request');
+		expect(result.errors).toEqual([]);
+		expect(result.main.map((item) => item.json.entityId)).toEqual([1]);
+		expect(times[1] - times[0]).toBe(59_000);
+	});
+
+	test('the default bound is a minute: a longer wait fails the item at once', async () => {
+		answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '61' }]);
+		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
+
+		expect(errorMessage(result.errors[0])).toBe('Vibecode asked to wait 61 seconds before the next request');
 	});
 });
 
@@ -172,7 +181,7 @@ test('the options shown in the editor are the defaults the node uses', async () 
 		fireOnceUnanswered: 'report',
 		maxConcurrent: 5,
 		maxRateLimitRetries: 5,
-		maxRateLimitWaitSeconds: 30,
+		maxRateLimitWaitSeconds: 60,
 		rehearse: false,
 		reportStageChange: true,
 		requestsPerMinute: 300,

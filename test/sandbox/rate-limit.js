@@ -1,35 +1,59 @@
 'use strict';
 
-// Per-key sliding-window limiter. Each key keeps a ring buffer of the arrival
+// Per-key window limiter. Each key keeps a ring buffer of the arrival
 // times of its counted requests: at most `limit` of them can be inside the
 // window, so the buffer never grows and every request costs O(1) amortised
 // (the benchmark pushes 10,000 requests through it).
+//
+// What X-RateLimit-Reset holds is undocumented and gateways differ (`reset`):
+// - 'oldest' (default): a sliding window; Reset is when the oldest counted request leaves it
+//   (epoch seconds, rounded up);
+// - 'window': fixed windows, aligned to multiples of windowMs since the epoch, counted afresh
+//   in each; Reset is the end of the current one (epoch seconds, rounded up);
+// - 'zero': a sliding window; Reset is 0 while the window has room, else the seconds until
+//   the oldest leaves it (rounded up).
+// X-RateLimit-Reset-Ms says the same in milliseconds (exact), for short windows.
+
+const READINGS = ['oldest', 'window', 'zero'];
 
 class Window {
-  constructor(limit, windowMs) {
+  constructor(limit, windowMs, reading) {
     this.limit = limit;
     this.windowMs = windowMs;
+    this.fixed = reading === 'window';
+    this.zero = reading === 'zero';
     this.times = new Float64Array(limit);
     this.head = 0;
     this.size = 0;
   }
 
+  /** When the current fixed window ends. */
+  end(now) {
+    return (Math.floor(now / this.windowMs) + 1) * this.windowMs;
+  }
+
   evict(now) {
-    while (this.size > 0 && this.times[this.head] + this.windowMs <= now) {
+    const leftBy = this.fixed ? this.end(now) - this.windowMs : now - this.windowMs;
+    while (this.size > 0 && (this.fixed ? this.times[this.head] < leftBy : this.times[this.head] <= leftBy)) {
       this.head = (this.head + 1) % this.limit;
       this.size--;
     }
   }
 
   state(now, allowed) {
-    // With nothing counted the window is "already reset".
-    const resetMs = this.size > 0 ? this.times[this.head] + this.windowMs : now;
+    // When the window has room again; with nothing counted a sliding window is "already reset".
+    const resetMs = this.fixed ? this.end(now) : this.size > 0 ? this.times[this.head] + this.windowMs : now;
+    const remaining = this.limit - this.size;
+    const waitMs = Math.max(0, resetMs - now);
     return {
       allowed,
       limit: this.limit,
-      remaining: this.limit - this.size,
+      remaining,
       resetMs,
-      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((resetMs - now) / 1000)),
+      // What the X-RateLimit-Reset headers say, in seconds and in milliseconds.
+      reset: this.zero ? (remaining > 0 ? 0 : Math.ceil(waitMs / 1000)) : Math.ceil(resetMs / 1000),
+      resetExactMs: this.zero ? (remaining > 0 ? 0 : Math.ceil(waitMs)) : Math.ceil(resetMs),
+      retryAfter: allowed ? 0 : Math.max(1, Math.ceil(waitMs / 1000)),
     };
   }
 
@@ -51,10 +75,11 @@ class Window {
 
 function checkConfig(config) {
   if (config === false || config === null) return false;
-  const { limit, windowMs } = config || {};
+  const { limit, windowMs, reset = 'oldest' } = config || {};
   if (!Number.isInteger(limit) || limit < 1) throw new TypeError('rateLimit.limit must be a positive integer');
   if (!Number.isFinite(windowMs) || windowMs <= 0) throw new TypeError('rateLimit.windowMs must be a positive number');
-  return { limit, windowMs };
+  if (!READINGS.includes(reset)) throw new TypeError(`rateLimit.reset must be one of ${READINGS.join(', ')}`);
+  return { limit, windowMs, reset };
 }
 
 class RateLimiter {
@@ -80,7 +105,7 @@ class RateLimiter {
     const limit = limitOverride || this.config.limit;
     let w = this.windows.get(bucket);
     if (!w || w.limit !== limit) {
-      w = new Window(limit, this.config.windowMs);
+      w = new Window(limit, this.config.windowMs, this.config.reset);
       this.windows.set(bucket, w);
     }
     return w;
@@ -94,7 +119,7 @@ class RateLimiter {
   /** Current state without counting (for answers that did not pass auth). */
   peek(bucket, limitOverride, now = Date.now()) {
     if (!this.enabled) return null;
-    if (bucket === null) return new Window(this.config.limit, this.config.windowMs).peek(now);
+    if (bucket === null) return new Window(this.config.limit, this.config.windowMs, this.config.reset).peek(now);
     return this.window(bucket, limitOverride).peek(now);
   }
 }
@@ -104,11 +129,11 @@ function rateLimitHeaders(state) {
   return {
     'X-RateLimit-Limit': String(state.limit),
     'X-RateLimit-Remaining': String(state.remaining),
-    // Epoch seconds rounded up, so waiting until Reset is always enough;
-    // the -Ms variant is exact for clients (and tests) that use short windows.
-    'X-RateLimit-Reset': String(Math.ceil(state.resetMs / 1000)),
-    'X-RateLimit-Reset-Ms': String(Math.ceil(state.resetMs)),
+    // Rounded up, so waiting until Reset is always enough; the -Ms variant is exact for
+    // clients (and tests) that use short windows.
+    'X-RateLimit-Reset': String(state.reset),
+    'X-RateLimit-Reset-Ms': String(state.resetExactMs),
   };
 }
 
-module.exports = { RateLimiter, rateLimitHeaders };
+module.exports = { RateLimiter, rateLimitHeaders, READINGS };

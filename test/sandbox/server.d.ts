@@ -61,6 +61,13 @@ export interface RateLimitConfig {
   /** Accepted requests per window, per key. */
   limit: number;
   windowMs: number;
+  /**
+   * What X-RateLimit-Reset (and -Reset-Ms) hold, as gateways differ. 'oldest' (default): a sliding
+   * window, Reset when its oldest request leaves it (epoch s, rounded up); 'window': fixed windows
+   * aligned to multiples of windowMs since the epoch, Reset at the current one's end; 'zero': a
+   * sliding window, Reset 0 while it has room, else the seconds until the oldest leaves it.
+   */
+  reset?: 'oldest' | 'window' | 'zero';
 }
 
 /**

@@ -1025,17 +1025,89 @@ describe('cli.js', () => {
   });
 });
 
-describe('portal (one leaky bucket behind every key)', () => {
-  // Only Date is faked: the sandbox's clock (as the key's limiter uses it) stands still until the test moves it,
-  // while sockets and timers run as usual.
-  const T0 = Date.UTC(2025, 0, 1, 12);
-  const useClock = () => jest.useFakeTimers({
-    now: T0,
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
-      'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
-      'setTimeout', 'clearTimeout'],
+// Only Date is faked: the sandbox's clock (as the key's limiter and the portal use it) stands still until the
+// test moves it, while sockets and timers run as usual. T0 is on a whole minute.
+const T0 = Date.UTC(2025, 0, 1, 12);
+const useClock = () => jest.useFakeTimers({
+  now: T0,
+  doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
+    'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
+    'setTimeout', 'clearTimeout'],
+});
+const at = (ms) => jest.setSystemTime(T0 + ms);
+
+describe('what X-RateLimit-Reset holds (rateLimit.reset), 3 per minute', () => {
+  const sb = withSandbox({ rateLimit: false });
+  beforeEach(() => useClock());
+  afterEach(() => jest.useRealTimers());
+  const epochS = (ms) => String((T0 + ms) / 1000);
+  const epochMs = (ms) => String(T0 + ms);
+
+  // Requests at these times after T0, each: [at, status, Remaining, Reset, Reset-Ms, Retry-After].
+  test.each([
+    ['oldest', 'a sliding window; Reset when its oldest request leaves it', [
+      [30_000, 200, '2', epochS(90_000), epochMs(90_000), null],
+      [40_000, 200, '1', epochS(90_000), epochMs(90_000), null],
+      [50_000, 200, '0', epochS(90_000), epochMs(90_000), null],
+      [55_000, 429, '0', epochS(90_000), epochMs(90_000), '35'],
+      [60_000, 429, '0', epochS(90_000), epochMs(90_000), '30'],
+      [90_000, 200, '0', epochS(100_000), epochMs(100_000), null],
+    ]],
+    ['window', 'fixed windows on whole minutes, counted afresh; Reset at the end of the current one', [
+      [30_000, 200, '2', epochS(60_000), epochMs(60_000), null],
+      [40_000, 200, '1', epochS(60_000), epochMs(60_000), null],
+      [50_000, 200, '0', epochS(60_000), epochMs(60_000), null],
+      [55_000, 429, '0', epochS(60_000), epochMs(60_000), '5'],
+      [60_000, 200, '2', epochS(120_000), epochMs(120_000), null],
+      [90_000, 200, '1', epochS(120_000), epochMs(120_000), null],
+    ]],
+    ['zero', 'a sliding window; Reset 0 while it has room, else the seconds until its oldest request leaves', [
+      [30_000, 200, '2', '0', '0', null],
+      [40_000, 200, '1', '0', '0', null],
+      [50_000, 200, '0', '40', '40000', null],
+      [55_000, 429, '0', '35', '35000', '35'],
+      [60_000, 429, '0', '30', '30000', '30'],
+      [90_000, 200, '0', '10', '10000', null],
+    ]],
+  ])('%s: %s', async (reset, _what, steps) => {
+    sb().setRateLimit({ limit: 3, windowMs: 60_000, reset });
+    const seen = [];
+    for (const [ms] of steps) {
+      at(ms);
+      const { status, headers } = await call(sb(), '/v1/me');
+      seen.push([ms, status, ...['remaining', 'reset', 'reset-ms'].map((h) => headers.get(`x-ratelimit-${h}`)), headers.get('retry-after')]);
+    }
+    expect(seen).toEqual(steps);
   });
-  const at = (ms) => jest.setSystemTime(T0 + ms);
+
+  test('an unknown reading is refused, by startSandbox, setRateLimit, the control API and cli.js', async () => {
+    await expect(startSandbox({ rateLimit: { limit: 3, windowMs: 60_000, reset: 'end' } })).rejects.toThrow(/rateLimit.reset must be one of oldest, window, zero/);
+    expect(() => sb().setRateLimit({ limit: 3, windowMs: 60_000, reset: 'end' })).toThrow(TypeError);
+    const res = await fetch(`${sb().url}/__sandbox/rate-limit`, { method: 'POST', body: JSON.stringify({ limit: 3, windowMs: 60_000, reset: 'end' }) });
+    expect(res.status).toBe(400);
+    jest.useRealTimers();
+    const child = spawn(process.execPath, [path.join(__dirname, 'cli.js'), '--reset', 'end'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(2);
+    expect(stderr).toContain('--reset must be one of oldest, window, zero');
+  });
+
+  test('the control API and cli.js --reset set the reading', async () => {
+    const res = await fetch(`${sb().url}/__sandbox/rate-limit`, { method: 'POST', body: JSON.stringify({ limit: 3, windowMs: 60_000, reset: 'zero' }) });
+    expect(res.status).toBe(200);
+    expect((await call(sb(), '/v1/me')).headers.get('x-ratelimit-reset')).toBe('0');
+    jest.useRealTimers();
+    const { child, info, stderr, exited } = await startCli(['--limit', '2', '--reset', 'zero']);
+    const answer = await fetch(`${info.url}/v1/me`, { headers: { 'X-Api-Key': SEEDED.personal } });
+    expect(answer.headers.get('x-ratelimit-reset')).toBe('0');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr()).toContain('Reset zero');
+  });
+});
+
+describe('portal (one leaky bucket behind every key)', () => {
   const sb = withSandbox({ rateLimit: { limit: 100, windowMs: 60000 }, portal: { drainPerSecond: 2, burst: 3 } });
   const JSON502 = {
     success: false,

@@ -17,11 +17,19 @@ describe('keyWindowOf', () => {
 	});
 
 	test.each([
+		['0 (a gateway that says so while there is room)', '0', NOW],
 		['epoch milliseconds', String(NOW + 7_000), NOW + 7_000],
 		['seconds from now', '7', NOW + 7_000],
 		['a number, not text', NOW / 1000 + 7, NOW + 7_000],
 	])('Reset as %s', (_label, reset, resetAtMs) => {
 		expect(keyWindowOf({ 'x-ratelimit-reset': reset }, NOW)).toEqual({ resetAtMs });
+	});
+
+	test.each([
+		['0', NOW],
+		['milliseconds from now', '1500', NOW + 1_500],
+	])('Reset-Ms as %s', (_label, resetMs, resetAtMs) => {
+		expect(keyWindowOf({ 'x-ratelimit-reset-ms': resetMs }, NOW)).toEqual({ resetAtMs });
 	});
 
 	test.each([

@@ -12,7 +12,7 @@ import { NODE, thrownBy } from './support';
 const DEFAULTS = {
 	maxConcurrent: 5,
 	maxRateLimitRetries: 5,
-	maxRateLimitWaitSeconds: 30,
+	maxRateLimitWaitSeconds: 60,
 	retryAmbiguousFires: false,
 	checkTriggerCodes: true,
 	checkRecords: true,

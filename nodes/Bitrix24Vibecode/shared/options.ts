@@ -121,9 +121,9 @@ export const optionsDescription: INodeProperties = {
 			name: 'maxRateLimitWaitSeconds',
 			type: 'number',
 			typeOptions: { minValue: 0, maxValue: 600 },
-			default: 30,
+			default: 60,
 			description:
-				'The longest wait after a "too many requests" (429) answer. When Vibecode asks for a longer one, the item fails at once (it was not fired) instead of holding the key.',
+				'The longest wait after a "too many requests" (429) answer that the node holds the key for. The default covers any wait the key\'s one-minute window asks for; when Vibecode asks for a longer one (a key blocked for an hour), the item fails at once (it was not fired) instead of holding the key.',
 		},
 		{
 			displayName: 'Rehearse (Fire Nothing)',

@@ -18,7 +18,10 @@ function count(value: unknown): number | undefined {
 
 /**
  * Reads the rate-limit headers of an answer. X-RateLimit-Reset is read as epoch seconds, epoch
- * milliseconds or seconds from now, whichever its size says; an exact X-RateLimit-Reset-Ms wins.
+ * milliseconds or seconds from now, whichever its size says; an exact X-RateLimit-Reset-Ms (epoch
+ * or from now, by its size) wins. Gateways differ in what the reset is (the end of a fixed window,
+ * when the oldest request leaves a sliding one, 0 while there is room): the pacer only ever waits
+ * for it, never learns the window's length from it.
  */
 export function keyWindowOf(headers: IDataObject | undefined, now: number): KeyWindow {
 	if (!headers) return {};
@@ -26,8 +29,9 @@ export function keyWindowOf(headers: IDataObject | undefined, now: number): KeyW
 	const remaining = count(headers['x-ratelimit-remaining']);
 	const resetMs = count(headers['x-ratelimit-reset-ms']);
 	const reset = count(headers['x-ratelimit-reset']);
-	let resetAtMs: number | undefined = resetMs;
-	if (resetAtMs === undefined && reset !== undefined) resetAtMs = reset > 1e12 ? reset : reset > 1e9 ? reset * 1000 : now + reset * 1000;
+	let resetAtMs: number | undefined;
+	if (resetMs !== undefined) resetAtMs = resetMs > 1e12 ? resetMs : now + resetMs;
+	else if (reset !== undefined) resetAtMs = reset > 1e12 ? reset : reset > 1e9 ? reset * 1000 : now + reset * 1000;
 	return {
 		...(limit !== undefined && limit >= 1 && { limit: Math.floor(limit) }),
 		...(remaining !== undefined && { remaining: Math.floor(remaining) }),

@@ -4,7 +4,9 @@ import type { KeyWindow } from './keyWindow';
 /**
  * Paces requests per API key, at what the key's answers say and no faster:
  * - starts are spaced evenly at the key's limit per minute (X-RateLimit-Limit; until an answer
- *   tells it, the turn's own interval), or at the user's cap when it is lower;
+ *   tells it, the turn's own interval), or at the user's cap when it is lower. The window is the
+ *   documented minute (the clock's `windowMs`), whatever X-RateLimit-Reset means: Remaining and
+ *   Reset only ever slow the pace down, never speed it past the limit;
  * - other users of the key (another n8n process, another app) take their share of its window:
  *   what the gateway counts beyond this process's own requests (X-RateLimit-Remaining) slows it
  *   down in proportion, and a window with no room left waits for its reset;
@@ -85,10 +87,6 @@ class Queue<T> {
 }
 
 const MAX_NAP_MS = 1000;
-/** The gateway counts per minute (a sliding window), unless an answer shows another length. */
-const WINDOW_MS = 60_000;
-const MIN_WINDOW_MS = 1_000;
-const MAX_WINDOW_MS = 3_600_000;
 // The gateway counts arrivals in a sliding window; starting exactly at the limit would let
 // network jitter push one request per window over it.
 export const PACE_MARGIN = 1.02;
@@ -134,9 +132,6 @@ export class Pacer {
 
 	/** The key's limit per window, once an answer told it. */
 	private limit: number | undefined;
-
-	/** The length of the key's window: a minute, or what an answer into an empty window showed. */
-	private windowMs = WINDOW_MS;
 
 	/** The window as the last answer saw it, and how many of the gateway's count there were others'. */
 	private window: { remaining: number; resetAtMs: number; seenAt: number; others: number } | undefined;
@@ -193,20 +188,13 @@ export class Pacer {
 		this.holdUntil = Math.max(this.holdUntil, this.clock.now() + ms);
 	}
 
-	/** Learns from an answer: the key's limit and window, and how the portal is doing. */
+	/** Learns from an answer: the key's limit and room, and how the portal is doing. */
 	observe(answer: Answer) {
 		const now = this.clock.now();
 		if (answer.limit !== undefined) this.limit = answer.limit;
-		// A window that held only this request resets when the request leaves it. A 429 says a
-		// shorter window read that way was wrong (a gateway whose Reset means something else):
-		// back to the documented minute.
-		if (answer.refused) this.windowMs = Math.max(this.windowMs, WINDOW_MS);
-		else if (answer.remaining !== undefined && answer.remaining === (this.limit ?? 0) - 1 && answer.resetAtMs !== undefined) {
-			this.windowMs = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, answer.resetAtMs - answer.startedAt));
-		}
 		if (answer.remaining !== undefined && this.limit !== undefined) {
 			const counted = Math.max(0, this.limit - answer.remaining);
-			const own = this.startsBetween(answer.startedAt - this.windowMs, answer.startedAt);
+			const own = this.startsBetween(answer.startedAt - this.clock.windowMs, answer.startedAt);
 			const others = Math.max(0, counted - own);
 			const first = this.window === undefined;
 			this.window = { remaining: answer.remaining, resetAtMs: answer.resetAtMs ?? now, seenAt: now, others };
@@ -232,14 +220,14 @@ export class Pacer {
 
 	/** The key's rate in requests per second: its limit when known, else the default Vibecode gives keys. */
 	private perSecond(): number {
-		return (this.limit ?? DEFAULT_PER_MINUTE) / (this.windowMs / 1000);
+		return (this.limit ?? DEFAULT_PER_MINUTE) / (this.clock.windowMs / 1000);
 	}
 
 	private recordOthers(now: number, others: number, first: boolean) {
 		const arrived = this.othersArrived;
-		while (arrived.length && arrived[0].at <= now - this.windowMs) arrived.shift();
+		while (arrived.length && arrived[0].at <= now - this.clock.windowMs) arrived.shift();
 		if (first) {
-			for (let i = 1; i <= 10 && others > 0; i++) arrived.push({ at: now - this.windowMs + (i * this.windowMs) / 10, n: others / 10 });
+			for (let i = 1; i <= 10 && others > 0; i++) arrived.push({ at: now - this.clock.windowMs + (i * this.clock.windowMs) / 10, n: others / 10 });
 			return;
 		}
 		const stillIn = arrived.reduce((sum, entry) => sum + entry.n, 0);
@@ -280,7 +268,7 @@ export class Pacer {
 
 	/** The spacing for a waiter now: the key's limit (or the caller's pace, before it is known), the cap, the share, the portal. */
 	private intervalOf(turn: Turn, now: number): number {
-		const keyInterval = this.limit === undefined ? turn.intervalMs : (this.windowMs / this.limit) * PACE_MARGIN;
+		const keyInterval = this.limit === undefined ? turn.intervalMs : (this.clock.windowMs / this.limit) * PACE_MARGIN;
 		const base = turn.capped ? Math.max(turn.intervalMs, keyInterval) : keyInterval;
 		return base / this.share(now) / this.factor;
 	}
@@ -294,7 +282,8 @@ export class Pacer {
 		const window = this.window;
 		if (!window) return 0;
 		const since = this.startsBetween(window.seenAt, now);
-		const freed = now >= window.resetAtMs ? 1 : 0;
+		// A reset still ahead when the answer came has freed room once it passed; a Reset of 0 frees nothing.
+		const freed = window.resetAtMs > window.seenAt && now >= window.resetAtMs ? 1 : 0;
 		// Others may have taken room since the answer: as many as their pace gives them.
 		const takenByOthers = Math.ceil(this.othersPace(now) * (now - window.seenAt));
 		if (window.remaining - since - takenByOthers + freed >= 1) return 0;
@@ -360,7 +349,7 @@ export class Pacer {
 				this.inFlight++;
 				this.lastStartAt = now;
 				this.starts.push(now);
-				while (this.starts.length && this.starts[0] <= now - this.windowMs) this.starts.shift();
+				while (this.starts.length && this.starts[0] <= now - this.clock.windowMs) this.starts.shift();
 				waiter.start();
 			}
 		} finally {

@@ -103,7 +103,7 @@ const byCode: Record<string, (operation: Operation, failure: Failure) => Explana
 				}
 			: {
 					message: `Vibecode asked to wait ${Math.ceil(wait)} seconds before the next request`,
-					hint: `${notSent(operation)} The key is over its rate limit, and the wait is longer than the option "Max Wait on Rate Limit (Seconds)" allows, so the node did not hold the key that long. Run the item again later, lower "Requests per Minute", or raise that option.`,
+					hint: `${notSent(operation)} The key is blocked for longer than the option "Max Wait on Rate Limit (Seconds)" allows (by default a minute, the longest wait the key's rate window asks for), so the node did not hold the key that long. Run the item again after that wait, and check the key's limits ${CHECK_DASHBOARD}.`,
 				},
 	BITRIX_UNAVAILABLE: (operation, failure) => ({
 		message: 'The Bitrix24 portal did not answer',
