@@ -5,6 +5,7 @@ import { nextTurn } from './harness/system';
 function virtualClock() {
 	const clock = {
 		at: 0,
+		windowMs: 60_000,
 		now: () => clock.at,
 		sleep: async (ms: number) => {
 			await nextTurn();

@@ -4,6 +4,11 @@ import { nextTurn, PACKAGE_ROOT } from './system';
 /** The module of the built node that gives its pacers their clock. */
 const BUILT_CLOCK = `${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`;
 
+/** The node's window is Vibecode's minute; a suite against a sandbox whose window is compressed gives it the same. */
+interface ClockOptions {
+	windowMs?: number;
+}
+
 /**
  * A virtual clock for the built node in this test file: a wait takes no real time and moves the
  * clock on by exactly its length, so pacing is asserted in exact milliseconds however busy the
@@ -12,7 +17,7 @@ const BUILT_CLOCK = `${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock
  * it at the top of the file, before anything loads the package). The built files are not
  * touched. Unit tests of the source give a Pacer its clock directly (test/unit/).
  */
-export function useVirtualClock() {
+export function useVirtualClock({ windowMs = 60_000 }: ClockOptions = {}) {
 	const state = { now: 0, sleeps: [] as number[] };
 	const virtual: Clock = {
 		now: () => state.now,
@@ -21,6 +26,7 @@ export function useVirtualClock() {
 			await nextTurn();
 			state.now += ms;
 		},
+		windowMs,
 	};
 	jest.doMock(BUILT_CLOCK, () => ({ systemClock: virtual }));
 	beforeEach(() => {
@@ -29,4 +35,15 @@ export function useVirtualClock() {
 		state.sleeps = [];
 	});
 	return state;
+}
+
+/**
+ * The node's own clock, real time, with the key's window compressed as the sandbox's is: for
+ * suites that run against the sandbox in real time (the hostile ones). Injected as useVirtualClock's.
+ */
+export function useCompressedWindow(windowMs: number) {
+	jest.doMock(BUILT_CLOCK, () => {
+		const { systemClock } = jest.requireActual(BUILT_CLOCK) as { systemClock: Clock };
+		return { systemClock: { ...systemClock, windowMs } };
+	});
 }

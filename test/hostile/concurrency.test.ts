@@ -1,8 +1,10 @@
+import { useCompressedWindow } from '../harness/virtualClock';
 import { fireAt, useSandbox } from '../sandboxRun';
 import { firedTwice, freshKey, ids, outcomes } from './support';
 
 // 30 per 3 s is 600 a minute, compressed; the node is told the same rate.
 const LIMIT = { limit: 30, windowMs: 3_000 };
+useCompressedWindow(LIMIT.windowMs);
 const box = useSandbox({ rateLimit: LIMIT });
 // Two executions alone hold more items than one window allows.
 const PER_EXECUTION = 20;

@@ -26,7 +26,7 @@ describe('keyWindowOf', () => {
 	});
 
 	test.each([
-		['0', NOW],
+		['0', '0', NOW],
 		['milliseconds from now', '1500', NOW + 1_500],
 	])('Reset-Ms as %s', (_label, resetMs, resetAtMs) => {
 		expect(keyWindowOf({ 'x-ratelimit-reset-ms': resetMs }, NOW)).toEqual({ resetAtMs });

@@ -21,6 +21,7 @@ export interface VirtualClock {
 	onSleep?: (ms: number) => void;
 	now(): number;
 	sleep(ms: number): Promise<void>;
+	windowMs: number;
 }
 
 /** A clock that moves only when the pacer waits, by exactly the wait, and takes no real time. */
@@ -28,6 +29,7 @@ export function virtualClock(): VirtualClock {
 	const clock: VirtualClock = {
 		at: 0,
 		sleeps: [],
+		windowMs: 60_000,
 		now: () => clock.at,
 		sleep: async (ms: number) => {
 			clock.sleeps.push(ms);
