@@ -64,6 +64,8 @@ interface GatewayOptions {
 	portal?: { drainPerSecond: number; burst: number };
 	/** A portal that queues before it refuses: answers take this much longer once its bucket is this full. */
 	slowAbove?: { level: number; extraMs: number };
+	/** What X-RateLimit-Reset holds (test/sandbox/rate-limit.js): when the oldest leaves a sliding window, the end of a fixed one, or 0 while there is room. */
+	reset?: 'oldest' | 'window' | 'zero';
 }
 
 /** One key on the gateway, and the portal behind it, answering on the virtual clock. */
@@ -78,20 +80,24 @@ function gateway(clock: EventClock, options: GatewayOptions) {
 		const now = clock.now();
 		stats.requests++;
 		const limit = limitNow();
-		while (arrivals.length && arrivals[0] + windowMs <= now) arrivals.shift();
+		const fixedEnd = options.reset === 'window' ? (Math.floor(now / windowMs) + 1) * windowMs : undefined;
+		while (arrivals.length && (fixedEnd === undefined ? arrivals[0] + windowMs <= now : arrivals[0] < fixedEnd - windowMs)) arrivals.shift();
 		const full = arrivals.length >= limit;
 		if (!full) arrivals.push(now);
+		const remaining = Math.max(0, limit - arrivals.length);
+		const resetAt = fixedEnd ?? (arrivals.length ? arrivals[0] + windowMs : now);
+		const zero = options.reset === 'zero';
 		const headers: IDataObject = {
 			'x-ratelimit-limit': String(limit),
-			'x-ratelimit-remaining': String(Math.max(0, limit - arrivals.length)),
-			'x-ratelimit-reset': String(Math.ceil((arrivals.length ? arrivals[0] + windowMs : now) / 1000)),
-			'x-ratelimit-reset-ms': String(arrivals.length ? arrivals[0] + windowMs : now),
+			'x-ratelimit-remaining': String(remaining),
+			'x-ratelimit-reset': String(zero ? (remaining ? 0 : Math.ceil((resetAt - now) / 1000)) : Math.ceil(resetAt / 1000)),
+			'x-ratelimit-reset-ms': String(zero ? (remaining ? 0 : resetAt - now) : resetAt),
 		};
 		let answer: IN8nHttpFullResponse;
 		let latency = options.latencyMs ?? 50;
 		if (full) {
 			stats.refused429++;
-			const retryAfter = Math.max(1, Math.ceil((arrivals[0] + windowMs - now) / 1000));
+			const retryAfter = Math.max(1, Math.ceil((resetAt - now) / 1000));
 			answer = {
 				statusCode: 429,
 				headers: { ...headers, 'retry-after': String(retryAfter) },

@@ -133,8 +133,11 @@ export class Pacer {
 	/** The key's limit per window, once an answer told it. */
 	private limit: number | undefined;
 
-	/** The window as the last answer saw it, and how many of the gateway's count there were others'. */
-	private window: { remaining: number; resetAtMs: number; seenAt: number; others: number } | undefined;
+	/** The window as the last answer saw it, and when that answer's request started. */
+	private window: { remaining: number; resetAtMs: number; seenAt: number; startedAt: number } | undefined;
+
+	/** Since when the gateway counts this process's requests: a minute back, or the start of its fixed window. */
+	private countedSince = -Infinity;
 
 	/** This process's starts on the key in the last minute, oldest first. */
 	private readonly starts: number[] = [];
@@ -194,11 +197,19 @@ export class Pacer {
 		if (answer.limit !== undefined) this.limit = answer.limit;
 		if (answer.remaining !== undefined && this.limit !== undefined) {
 			const counted = Math.max(0, this.limit - answer.remaining);
-			const own = this.startsBetween(answer.startedAt - this.clock.windowMs, answer.startedAt);
+			let own = this.startsBetween(Math.max(answer.startedAt - this.clock.windowMs, this.countedSince), answer.startedAt);
+			const last = this.window;
+			// The gateway forgot most of this process's answered requests of the last minute, which a
+			// sliding minute never does: it counts in fixed windows and a new one began after the last
+			// answer. What it counts from now on began then; what others did before is forgotten too.
+			if (last && counted < (own - this.inFlight) / 2) {
+				this.countedSince = last.startedAt;
+				this.othersArrived.length = 0;
+				own = this.startsBetween(this.countedSince, answer.startedAt);
+			}
 			const others = Math.max(0, counted - own);
-			const first = this.window === undefined;
-			this.window = { remaining: answer.remaining, resetAtMs: answer.resetAtMs ?? now, seenAt: now, others };
-			this.recordOthers(now, others, first);
+			this.window = { remaining: answer.remaining, resetAtMs: answer.resetAtMs ?? now, seenAt: now, startedAt: answer.startedAt };
+			this.recordOthers(now, others, last === undefined);
 		}
 		const latencyMs = now - answer.startedAt;
 		const recent = this.latency.get(answer.kind) ?? [];
