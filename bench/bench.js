@@ -1,6 +1,8 @@
 /**
- * npm run bench [-- --quick]: the node run through n8n-core's WorkflowExecute against the local
- * Vibecode sandbox. Every row comes from the same run, so ratios compare like with like.
+ * npm run bench [-- --quick] [-- --only N] [-- --reset oldest,zero]: the node run through
+ * n8n-core's WorkflowExecute against the local Vibecode sandbox. Every row comes from the same run,
+ * so ratios compare like with like. --only runs one section (section 6, in real one-minute
+ * windows, takes about 18 minutes); --reset picks section 6's readings of X-RateLimit-Reset.
  */
 const { spawn } = require('node:child_process');
 const http = require('node:http');
@@ -343,13 +345,14 @@ async function fireOnceCost(n, executions) {
 
 /**
  * One row of section 6: a sandbox of its own whose key has a real per-minute limit (a 60 s window,
- * as the node will read it from X-RateLimit-Limit), optionally the portal's bucket behind it, and
- * the node with its default options (`options` = {}), in one n8n process or several.
- * @param {{ label: string, keyLimit: number, n: number, floorPerSecond: number,
+ * as the node will read it from X-RateLimit-Limit) answering X-RateLimit-Reset in one reading,
+ * optionally the portal's bucket behind it, and the node with its default options (`options` = {}),
+ * in one n8n process or several.
+ * @param {{ label: string, keyLimit: number, n: number, floorPerSecond: number, reset: string,
  *   portal?: { drainPerSecond: number, burst: number }, processes?: number }} row
  */
-async function realWindowRow({ label, keyLimit, n, floorPerSecond, portal = undefined, processes = 1 }) {
-	const sandbox = await startSandbox({ rateLimit: { limit: keyLimit, windowMs: 60_000 }, portal: portal ?? false });
+async function realWindowRow({ label, keyLimit, n, floorPerSecond, reset, portal = undefined, processes = 1 }) {
+	const sandbox = await startSandbox({ rateLimit: { limit: keyLimit, windowMs: 60_000, reset }, portal: portal ?? false });
 	try {
 		const { id } = sandbox.addKey('vibe_api_bench_real_window', { limit: keyLimit });
 		const started = performance.now();
@@ -361,8 +364,11 @@ async function realWindowRow({ label, keyLimit, n, floorPerSecond, portal = unde
 		const ambiguous = runs.flatMap((r) => r.ambiguous);
 		const fired = new Set(sandbox.fires.filter((f) => f.apiKeyId === id).map((f) => Number(f.entityId)));
 		const floor = n / floorPerSecond;
+		// Section 6 takes many minutes: progress on stderr, the table at the end.
+		console.error(`${reset}, ${label}: ${s(seconds)}, ${ambiguous.length} "may have fired"`);
 		return {
 			label: `${label} (floor ${s(floor)})`,
+			reset,
 			...tally(sandbox, id, n),
 			ambiguous: ambiguous.length,
 			// "May have fired" against what the sandbox saw: how many of those records did fire.
@@ -376,39 +382,51 @@ async function realWindowRow({ label, keyLimit, n, floorPerSecond, portal = unde
 	}
 }
 
+/** What X-RateLimit-Reset holds, as gateways differ (test/sandbox/rate-limit.js). */
+const READINGS = {
+	oldest: 'when the oldest request leaves a sliding window',
+	window: 'the end of the current fixed window',
+	zero: '0 while the window has room',
+};
+
 /**
- * Section 6: the key's real per-minute limit and the portal behind it, the node's default options;
- * the rows run one after another, each against its own sandbox.
+ * Section 6: the key's real per-minute limit and the portal behind it, the node's default options,
+ * in each reading of X-RateLimit-Reset; the rows run one after another, each against its own sandbox.
  * @param {boolean} quick
+ * @param {string[]} readings
  */
-async function keyAndPortal(quick) {
+async function keyAndPortal(quick, readings) {
 	const rows = [];
-	const na = quick ? 20 : 60;
-	rows.push(await realWindowRow({ label: `a. key 60 per minute, N = ${na}`, keyLimit: 60, n: na, floorPerSecond: 60 / 60 }));
-	const nb = quick ? 60 : 200;
-	rows.push(await realWindowRow({ label: `b. key 600 per minute, N = ${nb}`, keyLimit: 600, n: nb, floorPerSecond: 600 / 60 }));
-	// More fires than the key's window holds, so that the processes must share its rate.
-	const each = quick ? 30 : 100;
-	const sharedLimit = quick ? 60 : 120;
-	rows.push(
-		await realWindowRow({
-			label: `c. 3 n8n processes on one key of ${sharedLimit} per minute, ${each} each`,
-			keyLimit: sharedLimit,
-			n: 3 * each,
-			floorPerSecond: sharedLimit / 60,
-			processes: 3,
-		}),
-	);
-	const nd = quick ? 40 : 120;
-	rows.push(
-		await realWindowRow({
-			label: `d. portal 2 per s, burst 20, behind a key of 300 per minute, N = ${nd}`,
-			keyLimit: 300,
-			n: nd,
-			floorPerSecond: 2,
-			portal: { drainPerSecond: 2, burst: 20 },
-		}),
-	);
+	for (const reset of readings) {
+		const nb = quick ? 60 : 200;
+		rows.push(await realWindowRow({ label: `a. key 600 per minute, N = ${nb}`, keyLimit: 600, n: nb, floorPerSecond: 600 / 60, reset }));
+		const na = quick ? 20 : 90;
+		rows.push(await realWindowRow({ label: `b. key 60 per minute, N = ${na}`, keyLimit: 60, n: na, floorPerSecond: 60 / 60, reset }));
+		// More fires than the key's window holds, so that the processes must share its rate.
+		const each = quick ? 30 : 100;
+		const sharedLimit = quick ? 60 : 150;
+		rows.push(
+			await realWindowRow({
+				label: `c. 3 n8n processes on one key of ${sharedLimit} per minute, ${each} each`,
+				keyLimit: sharedLimit,
+				n: 3 * each,
+				floorPerSecond: sharedLimit / 60,
+				processes: 3,
+				reset,
+			}),
+		);
+		const nd = quick ? 80 : 200;
+		rows.push(
+			await realWindowRow({
+				label: `d. Vibecode's default key (300 per minute) behind a standard portal (2 per s, burst 50), N = ${nd}`,
+				keyLimit: 300,
+				n: nd,
+				floorPerSecond: 2,
+				portal: { drainPerSecond: 2, burst: 50 },
+				reset,
+			}),
+		);
+	}
 	return rows;
 }
 
@@ -426,15 +444,15 @@ function printFireRuns(rows) {
 
 /** The table of section 6: section 1's columns plus the "may have fired" error items. */
 function printRealWindowRuns(rows) {
-	console.log('| run | delivered exactly once | lost | fired twice | 429 answers | "may have fired" items (of them fired) | wall time | wall / floor |');
-	console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+	console.log('| Reset | run | delivered exactly once | lost | fired twice | 429 answers | "may have fired" items (of them fired) | wall time | wall / floor |');
+	console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 	for (const r of rows) {
 		console.log(
-			`| ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${r.ambiguous} (${r.ambiguousFired}) | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`,
+			`| ${r.reset} | ${r.label} | ${r.once} | ${r.lost} | ${r.twice} | ${r.refused} | ${r.ambiguous} (${r.ambiguousFired}) | ${s(r.seconds)} | ${r.ratio.toFixed(2)} |`,
 		);
 	}
 	for (const r of rows) {
-		if (r.portalRefusals > 0) console.log(`\n${r.label.split('.')[0]}: the portal refused ${r.portalRefusals} requests (502 BITRIX_UNAVAILABLE, not applied).`);
+		if (r.portalRefusals > 0) console.log(`\n${r.reset}, ${r.label.split('.')[0]}: the portal refused ${r.portalRefusals} requests (502 BITRIX_UNAVAILABLE, not applied).`);
 	}
 }
 
@@ -446,6 +464,10 @@ async function main(argv) {
 	const quick = argv.includes('--quick');
 	// --only N: one section (e.g. --only 5 while tuning Fire Once).
 	const only = argv.includes('--only') ? Number(argv[argv.indexOf('--only') + 1]) : undefined;
+	// --reset oldest,zero: section 6 in these readings of X-RateLimit-Reset only.
+	const readings = argv.includes('--reset') ? argv[argv.indexOf('--reset') + 1].split(',') : Object.keys(READINGS);
+	const unknown = readings.filter((reading) => !(reading in READINGS));
+	if (unknown.length) throw new Error(`--reset: unknown reading ${unknown.join(', ')} (${Object.keys(READINGS).join(', ')})`);
 	const wanted = (section) => only === undefined || only === section;
 	const n1 = quick ? 60 : 400;
 	const n2 = quick ? 300 : 2_000;
@@ -504,10 +526,12 @@ async function main(argv) {
 	}
 
 	if (wanted(6)) {
-		const real = await keyAndPortal(quick);
+		const real = await keyAndPortal(quick, readings);
 		console.log(
-			"\n6. The key's limit and the portal, default options: each row a key with a real 60 s window, its own sandbox, one row after another\n",
+			"\n6. The key's limit and the portal, default options: each row a key with a real 60 s window, its own sandbox, one row after another, in each reading of X-RateLimit-Reset\n",
 		);
+		for (const reading of readings) console.log(`- ${reading}: ${READINGS[reading]}`);
+		console.log('');
 		printRealWindowRuns(real);
 	}
 }
