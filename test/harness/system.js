@@ -29,7 +29,20 @@ function load(id, { beside } = {}) {
 	return require(require.resolve(id, { paths: [dir] }));
 }
 
+/**
+ * Fakes only Date, at `now` (jest's fake timers): the sandbox's clock stands still until the test
+ * moves it (jest.setSystemTime), while sockets, timers and ticks run as usual.
+ * @param {number} now
+ */
+const fakeDateOnly = (now) =>
+	jest.useFakeTimers({
+		now,
+		doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
+			'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
+			'setTimeout', 'clearTimeout'],
+	});
+
 /** For numbers a test run reports, such as the seed that repeats it. */
 const report = (...args) => console.log(...args);
 
-module.exports = { PACKAGE_ROOT, numberFromEnv, nextTurn, delay, load, report };
+module.exports = { PACKAGE_ROOT, numberFromEnv, nextTurn, delay, fakeDateOnly, load, report };

@@ -1,5 +1,6 @@
 import type { Clock } from '../../nodes/Bitrix24Vibecode/transport/clock';
-import { nextTurn, PACKAGE_ROOT } from './system';
+import { eventClock } from './eventClock';
+import { fakeDateOnly, nextTurn, PACKAGE_ROOT } from './system';
 
 /** The module of the built node that gives its pacers their clock. */
 const BUILT_CLOCK = `${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`;
@@ -46,4 +47,18 @@ export function useCompressedWindow(windowMs: number) {
 		const { systemClock } = jest.requireActual(BUILT_CLOCK) as { systemClock: Clock };
 		return { systemClock: { ...systemClock, windowMs } };
 	});
+}
+
+/**
+ * Virtual time shared by every n8n process of this test file (each jest module registry that
+ * loads the package) and by the sandbox: pacers sleep at once, and the clock jumps to the earliest
+ * wake-up when nothing is in flight (./eventClock.js). Date is faked to the clock's time, so the
+ * sandbox's key window and portal bucket count in it. Run the work with `clock.runUntil`.
+ */
+export function useEventClock({ start, windowMs = 60_000 }: { start: number } & ClockOptions) {
+	const clock = eventClock({ start, windowMs, onMove: (at: number) => jest.setSystemTime(at) });
+	jest.doMock(BUILT_CLOCK, () => ({ systemClock: clock }));
+	beforeAll(() => fakeDateOnly(clock.at));
+	afterAll(() => jest.useRealTimers());
+	return clock;
 }

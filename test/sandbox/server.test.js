@@ -4,6 +4,7 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { startSandbox, SEEDED, DEFAULT_TRIGGERS } = require('./server');
 const { whatItDid } = require('./pipelines');
+const { fakeDateOnly } = require('../harness/system');
 
 /** @typedef {import('./server').Sandbox} Sandbox */
 /** @typedef {import('./server').SandboxOptions} SandboxOptions */
@@ -1028,12 +1029,7 @@ describe('cli.js', () => {
 // Only Date is faked: the sandbox's clock (as the key's limiter and the portal use it) stands still until the
 // test moves it, while sockets and timers run as usual. T0 is on a whole minute.
 const T0 = Date.UTC(2025, 0, 1, 12);
-const useClock = () => jest.useFakeTimers({
-  now: T0,
-  doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
-    'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval',
-    'setTimeout', 'clearTimeout'],
-});
+const useClock = () => fakeDateOnly(T0);
 const at = (ms) => jest.setSystemTime(T0 + ms);
 
 describe('what X-RateLimit-Reset holds (rateLimit.reset), 3 per minute', () => {
