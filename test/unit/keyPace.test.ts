@@ -18,12 +18,15 @@ import { NODE } from './support';
 // answers as the sandbox does (test/sandbox/rate-limit.js: a sliding window per key; a leaky
 // bucket per portal answering 502 BITRIX_UNAVAILABLE without applying the fire).
 
-/** Virtual time for many sleepers: it jumps to the earliest wake-up once everything else has run. */
-function eventClock(windowMs = 60_000) {
+/**
+ * Virtual time for many sleepers: it jumps to the earliest wake-up once everything else has run.
+ * It starts `phase` ms past a whole minute (where a fixed window of the gateway starts).
+ */
+function eventClock(windowMs = 60_000, phase = 0) {
 	const timers: Array<{ at: number; seq: number; wake: () => void }> = [];
 	let seq = 0;
 	// An epoch time, as the gateway's X-RateLimit-Reset is epoch seconds.
-	const start = Date.UTC(2026, 10, 29);
+	const start = Date.UTC(2026, 10, 29) + phase;
 	const clock = {
 		at: start,
 		windowMs,
@@ -206,6 +209,26 @@ describe('processes sharing a key stay under it together', () => {
 		expect(api.stats.fires.size).toBe(total);
 		expect(api.stats.refused429 / api.stats.requests).toBeLessThanOrEqual(0.01);
 		expect(clock.elapsed()).toBeLessThanOrEqual((total / limit) * 60_000 * 1.1);
+	});
+});
+
+describe('whatever X-RateLimit-Reset holds (issue 23), processes sharing a key stay under it together', () => {
+	test.each([
+		['oldest', 0],
+		['zero', 0],
+		['window', 0],
+		['window', 20_000],
+		['window', 45_000],
+		['window', 59_000],
+	] as const)('Reset %s, %p ms into a minute: 3 processes firing 100 each on a key of 150 per minute, ≤ 1 %% refused, within 1.1 × the floor', async (reset, phase) => {
+		const clock = eventClock(60_000, phase);
+		const api = gateway(clock, { limit: 150, reset });
+		const all = await clock.runUntil(Promise.all(Array.from({ length: 3 }, (_, p) => process(clock, api.http, ids(100, 1 + p * 100)))));
+
+		expect(all.flat().filter((s) => s.failure)).toEqual([]);
+		expect(api.stats.fires.size).toBe(300);
+		expect(api.stats.refused429 / api.stats.requests).toBeLessThanOrEqual(0.01);
+		expect(clock.elapsed()).toBeLessThanOrEqual((300 / 150) * 60_000 * 1.1);
 	});
 });
 
