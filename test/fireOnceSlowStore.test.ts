@@ -18,6 +18,7 @@ const waits: number[] = [];
 jest.doMock(`${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`, () => ({
 	systemClock: {
 		now: () => Date.now(),
+		windowMs: 60_000,
 		sleep: async (ms: number) => {
 			waits.push(ms);
 			await delay(ms);
