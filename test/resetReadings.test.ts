@@ -82,7 +82,7 @@ describe.each([
 	['oldest', 'when the oldest request leaves a sliding window'],
 	['window', 'the end of the current fixed window'],
 	['zero', '0 while the window has room'],
-] as const)('X-RateLimit-Reset: %s (%s)', (reset) => {
+] as const)('X-RateLimit-Reset: %s (%s)', (reset, _what) => {
 	beforeEach(() => box.sandbox.setRateLimit({ limit: 300, windowMs: 60_000, reset }));
 
 	test.each([
