@@ -79,10 +79,10 @@ async function fireInProcesses(apiKey: string, batches: IDataObject[][]) {
 }
 
 describe.each([
-	['oldest', 'when the oldest request leaves a sliding window'],
-	['window', 'the end of the current fixed window'],
-	['zero', '0 while the window has room'],
-] as const)('X-RateLimit-Reset: %s (%s)', (reset, _what) => {
+	{ reset: 'oldest', means: 'when the oldest request leaves a sliding window' },
+	{ reset: 'window', means: 'the end of the current fixed window' },
+	{ reset: 'zero', means: '0 while the window has room' },
+] as const)('X-RateLimit-Reset: $reset ($means)', ({ reset }) => {
 	beforeEach(() => box.sandbox.setRateLimit({ limit: 300, windowMs: 60_000, reset }));
 
 	test.each([
