@@ -96,6 +96,26 @@ describe('Pacer (virtual clock)', () => {
 		]);
 	});
 
+	test('a Reset of 0 ("no wait") frees no room: once the room the gateway named is taken, the next start waits for an answer', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const owner = {};
+		const turn = { intervalMs: 0, maxInFlight: 10, owner };
+		await pacer.acquire(turn);
+		// The key's first answer: a limit of 3 a minute, room for 2 more, Reset 0.
+		pacer.observe({ limit: 3, remaining: 2, resetAtMs: clock.now(), startedAt: clock.now(), overloaded: false, refused: false, kind: 'fire' });
+		pacer.release();
+		const started: string[] = [];
+		const waiting = ['a', 'b', 'c'].map((name) => pacer.acquire(turn).then(() => started.push(name), () => started.push(`${name} dropped`)));
+		for (let i = 0; i < 200; i++) await nextTurn();
+
+		// a and b, a third of a minute apart, are in flight; c waits for their answers.
+		expect(started).toEqual(['a', 'b']);
+		pacer.cancel(owner);
+		await Promise.all(waiting);
+		expect(started).toEqual(['a', 'b', 'c dropped']);
+	});
+
 	test('retries go before items that never started', async () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
