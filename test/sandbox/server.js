@@ -1,9 +1,10 @@
 'use strict';
 
 // Local stand-in for the Bitrix24 Vibecode API (/v1/me, /v1/triggers,
-// /v1/triggers/fire, /v1/{deals|leads|contacts|companies|quotes|invoices}/search) with the gateway's auth rules, a per-key sliding-window
-// rate limit, injectable transport/gateway faults and, optionally, the portal's own leaky bucket
-// behind all keys. Node built-ins only.
+// /v1/triggers/fire, /v1/{deals|leads|contacts|companies|quotes|invoices}/search) with the gateway's auth rules, a per-key
+// rate limit (sliding or fixed windows, X-RateLimit-Reset in the reading asked for), injectable
+// transport/gateway faults and, optionally, the portal's own leaky bucket behind all keys. Node
+// built-ins only.
 
 const http = require('node:http');
 const { RateLimiter, rateLimitHeaders } = require('./rate-limit');
