@@ -1,5 +1,7 @@
 import type { IDataObject } from 'n8n-workflow';
 
+import { FAST } from './helpers';
+import { loadPackage, type LoadedPackage } from './harness/loadPackage';
 import type { RunResult } from './harness/runWorkflow';
 import { useEventClock } from './harness/virtualClock';
 import { fireAt, useSandbox } from './sandboxRun';
@@ -24,13 +26,25 @@ const box = useSandbox();
 
 /** Other n8n processes: jest module registries of their own, each with its own n8n-core and copy of the node. */
 const processes: Array<typeof fireAt> = [fireAt];
+const copies: LoadedPackage[] = [];
 beforeAll(async () => {
+	copies.push(await loadPackage());
 	for (let i = 0; i < 2; i++) {
 		await jest.isolateModulesAsync(async () => {
-			processes.push((await import('./sandboxRun')).fireAt);
+			const worker = (await import('./sandboxRun')).fireAt;
+			// Loads the package, and n8n-core's run-time parts, into this registry while it is the
+			// one jest requires from.
+			copies.push(await (await import('./harness/loadPackage')).loadPackage());
+			await clock.runUntil(worker(box.sandbox, [{ id: 1 }], { apiKey: keyWith(box.sandbox, 600).apiKey, options: FAST }));
+			processes.push(worker);
 		});
 	}
 });
+
+test('the three processes run three copies of the node', () => {
+	expect(new Set(copies.map(({ nodeType }) => nodeType)).size).toBe(3);
+});
+
 afterEach(() => {
 	box.sandbox.setPortal(false);
 	box.sandbox.setRateLimit(false);
