@@ -320,7 +320,7 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			sandbox.reset();
 			sandbox.addKey(CRASH.key, { id: CRASH.keyId, limit: 100000 });
 			await local.n8n(['import:workflow', `--input=${CRASH.file}`], { env });
-			await local.n8n(['update:workflow', `--id=${workflow.id}`, '--active=true'], { env });
+			await local.activateWorkflows([workflow.id], env);
 
 			server = local.startServer(env2, logFile);
 			await local.waitForN8n(baseUrl, { child: server });
@@ -385,7 +385,7 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			const nodes = wf.nodes.map((n) =>
 				n.name === 'Fire Trigger' ? { ...n, notes: note, parameters: { ...n.parameters, options: { ...n.parameters.options, fireOnceUnanswered: 'fire' } } } : n,
 			);
-			await rest.call('PATCH', `/workflows/${workflow.id}`, { versionId: wf.versionId, nodes, connections: wf.connections });
+			await rest.updateActiveWorkflow(workflow.id, { nodes, connections: wf.connections });
 			await local.waitForWebhook(baseUrl, hookPath, { child: server });
 			const before = new Set((await listExecutions(rest)).map((e) => e.id));
 			const atStart = fires().length;
@@ -448,7 +448,7 @@ const ONLY = new Set((process.env.E2E_ONLY || 'workflows,crash').split(',').map(
 async function main() {
 	const started = Date.now();
 	await local.buildPackage();
-	await local.ensureN8n();
+	const tested = await local.ensureN8n();
 
 	const userFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'vibecode-e2e-n8n-'));
 	const sandbox = await local.startSandbox(0);
@@ -515,7 +515,7 @@ async function main() {
 	const passed = results.filter((r) => r.ok).length;
 	const failed = results.length - passed;
 	console.log(`e2e: took ${local.elapsed(started)}`);
-	console.log(`e2e: ${passed} passed, ${failed} failed`);
+	console.log(`e2e: n8n ${tested.version} on Node.js ${tested.node}: ${passed} passed, ${failed} failed`);
 	if (failed || passed === 0) process.exitCode = 1;
 }
 

@@ -190,8 +190,9 @@ function n8nEnv(userFolder, extra = {}) {
 		N8N_COMMUNITY_PACKAGES_ALLOW_TOOL_USAGE: 'true',
 		// its list of vetted community nodes comes from n8n's servers: nothing to fetch offline
 		N8N_VERIFIED_PACKAGES_ENABLED: 'false',
-		// the settings n8n 1.x warns about at start (2.x has them as defaults)
-		N8N_RUNNERS_ENABLED: 'true',
+		// the settings n8n 1.x warns about at start (2.x has them as defaults, and warns about
+		// N8N_RUNNERS_ENABLED: its task broker always starts, on N8N_RUNNERS_BROKER_PORT)
+		...(N8N_LINE === 1 && { N8N_RUNNERS_ENABLED: 'true' }),
 		DB_SQLITE_POOL_SIZE: '2',
 		N8N_BLOCK_ENV_ACCESS_IN_NODE: 'true',
 		N8N_GIT_NODE_DISABLE_BARE_REPOS: 'true',
@@ -201,7 +202,7 @@ function n8nEnv(userFolder, extra = {}) {
 	};
 }
 
-/** Runs the n8n CLI with the Node.js that runs this script. */
+/** Runs the n8n CLI with the Node.js that runs n8n. */
 function n8n(args, { env, capture = true, timeoutMs = 180000, allowFailure = false } = {}) {
 	return run(N8N_NODE, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs, allowFailure });
 }
@@ -237,6 +238,17 @@ async function importCredentials(sandbox, env, more = []) {
 async function importExamples(env, dir = EXAMPLES_DIR) {
 	await n8n(['import:workflow', '--separate', `--input=${dir}`], { env });
 	return exampleFiles(dir).map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+}
+
+/**
+ * Makes imported workflows' production webhooks live from n8n's next start: 2.x publishes each
+ * (`publish:workflow`; there `update:workflow --all --active=true` changes nothing), 1.x
+ * activates it.
+ */
+async function activateWorkflows(ids, env) {
+	for (const id of ids) {
+		await n8n(N8N_LINE === 1 ? ['update:workflow', `--id=${id}`, '--active=true'] : ['publish:workflow', `--id=${id}`], { env });
+	}
 }
 
 /** `preferred` if nothing listens there, else a free port the OS picks. */
@@ -367,6 +379,16 @@ class Rest {
 		if (!res.ok) throw new Error(`${method} /rest${route}: ${res.status} ${text.slice(0, 500)}`);
 		return json?.data ?? json;
 	}
+	/**
+	 * Saves changes to an active workflow and makes its production webhooks run them: 1.x runs
+	 * what is saved, 2.x what is published (saving changes only the draft).
+	 */
+	async updateActiveWorkflow(id, changes) {
+		const wf = await this.call('GET', `/workflows/${id}`);
+		const saved = await this.call('PATCH', `/workflows/${id}`, { versionId: wf.versionId, ...changes });
+		if (N8N_LINE === 2) await this.call('POST', `/workflows/${id}/activate`, { versionId: saved.versionId });
+		return saved;
+	}
 	/** Sets up the owner on a fresh instance (`setup`), then logs in (also after a restart). */
 	async login({ setup = true } = {}) {
 		const owner = { email: 'e2e-owner@example.com', firstName: 'E2E', lastName: 'Owner', password: 'E2eOwner-Passw0rd' };
@@ -390,6 +412,7 @@ module.exports = {
 	n8n,
 	importCredentials,
 	importExamples,
+	activateWorkflows,
 	exampleFiles,
 	pickPort,
 	startSandbox,
