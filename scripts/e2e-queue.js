@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 
-// Queue-mode end-to-end check: the built package in a real n8n (pinned in tools/n8n) run as one
+// Queue-mode end-to-end check: the built package in a real n8n (the 2.x pinned in tools/n8n2;
+// VIBECODE_N8N=1 or --n8n1: the 1.x in tools/n8n) run as one
 // main and two workers, sharing a private PostgreSQL and Redis that this script starts (and
 // installs from Debian's packages when they are missing), against the local Vibecode sandbox.
 // The workflows are test/e2e/queue/*.json: production webhooks whose executions run on the
