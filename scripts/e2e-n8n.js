@@ -387,7 +387,7 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			const nodes = wf.nodes.map((n) =>
 				n.name === 'Fire Trigger' ? { ...n, notes: note, parameters: { ...n.parameters, options: { ...n.parameters.options, fireOnceUnanswered: 'fire' } } } : n,
 			);
-			await rest.updateActiveWorkflow(workflow.id, { nodes, connections: wf.connections });
+			await rest.updateActiveWorkflow(wf, { nodes, connections: wf.connections });
 			await local.waitForWebhook(baseUrl, hookPath, { child: server });
 			const before = new Set((await listExecutions(rest)).map((e) => e.id));
 			const atStart = fires().length;

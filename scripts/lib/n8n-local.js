@@ -22,8 +22,7 @@ const N8N_NAME = N8N_LINE === 1 ? 'n8n' : 'n8n2';
 // to a hidden folder, because `n8n-node build` copies every .png and .svg it finds outside
 // dist/ and the top node_modules/ into dist/, and n8n's editor brings thousands.
 const PIN_DIR = path.join(ROOT, 'tools', N8N_NAME);
-const PIN = require(path.join(PIN_DIR, 'package.json'));
-const N8N_VERSION = PIN.dependencies.n8n;
+const N8N_VERSION = require(path.join(PIN_DIR, 'package.json')).dependencies.n8n;
 const N8N_DIR = path.join(ROOT, '.n8n-app', N8N_NAME);
 const N8N_BIN = path.join(N8N_DIR, 'node_modules', 'n8n', 'bin', 'n8n');
 const READY_FILE = path.join(N8N_DIR, 'node_modules', '.vibecode-ready');
@@ -118,8 +117,8 @@ async function installN8n(log) {
 	log(`Installing n8n ${N8N_VERSION} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
 	fs.mkdirSync(N8N_DIR, { recursive: true });
 	for (const file of ['package.json', 'package-lock.json', '.npmrc']) fs.copyFileSync(path.join(PIN_DIR, file), path.join(N8N_DIR, file));
-	// Install scripts stay off: n8n's would build isolated-vm (needs a newer Node) and download
-	// prebuilt binaries from hosts other than the npm registry. The legacy expression engine
+	// Install scripts stay off: n8n's would build isolated-vm (a long native build, impossible on
+	// Node 20) and download prebuilt binaries from hosts other than the npm registry. The legacy expression engine
 	// (N8N_EXPRESSION_ENGINE=legacy) does without isolated-vm.
 	await step(
 		'  npm ci (about 2,000 packages)',
@@ -380,13 +379,12 @@ class Rest {
 		return json?.data ?? json;
 	}
 	/**
-	 * Saves changes to an active workflow and makes its production webhooks run them: 1.x runs
-	 * what is saved, 2.x what is published (saving changes only the draft).
+	 * Saves changes to an active workflow (as GET /workflows/:id gave it) and makes its production
+	 * webhooks run them: 1.x runs what is saved, 2.x what is published (saving changes the draft).
 	 */
-	async updateActiveWorkflow(id, changes) {
-		const wf = await this.call('GET', `/workflows/${id}`);
-		const saved = await this.call('PATCH', `/workflows/${id}`, { versionId: wf.versionId, ...changes });
-		if (N8N_LINE === 2) await this.call('POST', `/workflows/${id}/activate`, { versionId: saved.versionId });
+	async updateActiveWorkflow(workflow, changes) {
+		const saved = await this.call('PATCH', `/workflows/${workflow.id}`, { versionId: workflow.versionId, ...changes });
+		if (N8N_LINE === 2) await this.call('POST', `/workflows/${workflow.id}/activate`, { versionId: saved.versionId });
 		return saved;
 	}
 	/** Sets up the owner on a fresh instance (`setup`), then logs in (also after a restart). */
@@ -400,7 +398,6 @@ class Rest {
 module.exports = {
 	ROOT,
 	N8N_LINE,
-	N8N_VERSION,
 	N8N_DIR,
 	N8N_BIN,
 	N8N_NODE,
