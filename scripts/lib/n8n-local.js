@@ -117,9 +117,10 @@ async function installN8n(log) {
 	log(`Installing n8n ${N8N_VERSION} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
 	fs.mkdirSync(N8N_DIR, { recursive: true });
 	for (const file of ['package.json', 'package-lock.json', '.npmrc']) fs.copyFileSync(path.join(PIN_DIR, file), path.join(N8N_DIR, file));
-	// Install scripts stay off: n8n's would build isolated-vm (a long native build, impossible on
-	// Node 20) and download prebuilt binaries from hosts other than the npm registry. The legacy expression engine
-	// (N8N_EXPRESSION_ENGINE=legacy) does without isolated-vm.
+	// Install scripts stay off: n8n's would download prebuilt binaries from hosts other than the
+	// npm registry, and 1.x's would build isolated-vm, which fails on Node 20 (1.x runs with the
+	// legacy expression engine, which does without it; 2.x's isolated-vm has its binaries in its
+	// npm package).
 	await step(
 		'  npm ci (about 2,000 packages)',
 		() => run('npm', ['ci', '--ignore-scripts', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: N8N_DIR }),
@@ -178,8 +179,9 @@ function installPackage(userFolder) {
  */
 function n8nEnv(userFolder, extra = {}) {
 	return {
-		// the default engine needs the isolated-vm native module, which is not installed
-		N8N_EXPRESSION_ENGINE: 'legacy',
+		// 1.x's default engine needs the isolated-vm native module, which does not build on Node 20;
+		// 2.x's isolated-vm brings prebuilt binaries, so 2.x runs with its default engine (vm)
+		...(N8N_LINE === 1 && { N8N_EXPRESSION_ENGINE: 'legacy' }),
 		N8N_DIAGNOSTICS_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
 		N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
