@@ -1,6 +1,6 @@
 import { details, FAST } from './helpers';
 import { MemoryDeduplicationStore, registerDeduplicationStore } from './harness/deduplication';
-import { PACKAGE_ROOT } from './harness/system';
+import { delay, PACKAGE_ROOT } from './harness/system';
 import { freshKey } from './hostile/support';
 import { fireAt, useSandbox } from './sandboxRun';
 
@@ -20,7 +20,7 @@ jest.doMock(`${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`, ()
 		now: () => Date.now(),
 		sleep: async (ms: number) => {
 			waits.push(ms);
-			await new Promise((resolve) => setTimeout(resolve, ms));
+			await delay(ms);
 		},
 	},
 }));
@@ -32,7 +32,7 @@ class SlowOnceStore extends MemoryDeduplicationStore {
 	async read(row: string) {
 		const slowMs = this.slowMs;
 		this.slowMs = 0;
-		await new Promise((resolve) => setTimeout(resolve, slowMs));
+		await delay(slowMs);
 		return await super.read(row);
 	}
 }
