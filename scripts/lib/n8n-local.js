@@ -381,13 +381,25 @@ class Rest {
 		return json?.data ?? json;
 	}
 	/**
-	 * Saves changes to an active workflow (as GET /workflows/:id gave it) and makes its production
-	 * webhooks run them: 1.x runs what is saved, 2.x what is published (saving changes the draft).
+	 * Saves changes to an active workflow (as GET /workflows/:id gave it) and resolves once its
+	 * production webhooks run them: 1.x runs what is saved, 2.x what is published (saving changes
+	 * the draft).
 	 */
-	async updateActiveWorkflow(workflow, changes) {
+	async updateActiveWorkflow(workflow, changes, { timeoutMs = 60000 } = {}) {
 		const saved = await this.call('PATCH', `/workflows/${workflow.id}`, { versionId: workflow.versionId, ...changes });
-		if (N8N_LINE === 2) await this.call('POST', `/workflows/${workflow.id}/activate`, { versionId: saved.versionId });
-		return saved;
+		if (N8N_LINE === 1) return saved;
+		await this.call('POST', `/workflows/${workflow.id}/activate`, { versionId: saved.versionId });
+		// 2.x applies a publication after answering (its publication outbox): until then, webhook
+		// calls still run the version published before (seen: live some 100 ms later)
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const state = await this.call('GET', `/workflows/${workflow.id}/publication-status`);
+			if (state.status !== 'in_progress' && state.liveVersionId === saved.versionId) return saved;
+			if (['failed', 'partial'].includes(state.status) || Date.now() > deadline) {
+				throw new Error(`workflow ${workflow.id}: version ${saved.versionId} not live: ${JSON.stringify(state)}`);
+			}
+			await new Promise((r) => setTimeout(r, 200));
+		}
 	}
 	/** Sets up the owner on a fresh instance (`setup`), then logs in (also after a restart). */
 	async login({ setup = true } = {}) {
