@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 
-// Queue-mode end-to-end check: the built package in a real n8n (pinned in tools/n8n) run as one
+// Queue-mode end-to-end check: the built package in a real n8n (the 2.x pinned in tools/n8n2;
+// VIBECODE_N8N=1 or --n8n1: the 1.x in tools/n8n) run as one
 // main and two workers, sharing a private PostgreSQL and Redis that this script starts (and
 // installs from Debian's packages when they are missing), against the local Vibecode sandbox.
 // The workflows are test/e2e/queue/*.json: production webhooks whose executions run on the
@@ -273,6 +274,8 @@ function tail(file, lines = 25) {
 
 const results = [];
 const measured = {};
+/** The n8n under test: { version, node }. */
+let tested;
 
 /** `part`: 'cases' ((a)–(g)), 'crash' ((h)) or 'always', for E2E_ONLY. */
 async function check(name, fn, part = 'cases') {
@@ -334,7 +337,7 @@ const CRASH = {
 
 async function main() {
 	await local.buildPackage();
-	await local.ensureN8n();
+	tested = await local.ensureN8n();
 	const { pgBin, redis: redisBin } = await ensureServices();
 
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vibecode-e2e-queue-'));
@@ -360,7 +363,7 @@ async function main() {
 		EXECUTIONS_MODE: 'queue',
 		QUEUE_BULL_REDIS_HOST: '127.0.0.1',
 		QUEUE_BULL_REDIS_PORT: String(redis.port),
-		// n8n 1.x lets Bull run a stalled job again: an execution could run twice
+		// n8n 1.x lets Bull run a stalled job again: an execution could run twice (2.x never does)
 		QUEUE_WORKER_MAX_STALLED_COUNT: '0',
 		DB_TYPE: 'postgresdb',
 		DB_POSTGRESDB_HOST: '127.0.0.1',
@@ -369,8 +372,6 @@ async function main() {
 		DB_POSTGRESDB_USER: pg.user,
 		DB_POSTGRESDB_PASSWORD: pg.password,
 		N8N_ENCRYPTION_KEY: encryptionKey,
-		// else each process binds the runners' broker port (5679)
-		N8N_RUNNERS_ENABLED: 'false',
 		// the workflows read E2E_WORKER through $env
 		N8N_BLOCK_ENV_ACCESS_IN_NODE: 'false',
 		N8N_LOG_LEVEL: 'info',
@@ -383,7 +384,8 @@ async function main() {
 		fs.mkdirSync(p.folder, { recursive: true });
 		local.installPackage(p.folder);
 		p.logFile = path.join(dir, `n8n-${p.name}.log`);
-		const extra = { ...shared, E2E_WORKER: p.name };
+		// each process has its own task broker (the Code nodes' runner talks to it): its own port
+		const extra = { ...shared, E2E_WORKER: p.name, N8N_RUNNERS_BROKER_PORT: String(await local.pickPort(0)) };
 		if (p.name !== 'main') {
 			p.args = ['worker', '--concurrency=10'];
 			p.healthPort = await local.pickPort(0);
@@ -398,12 +400,13 @@ async function main() {
 	await step('Importing credentials and workflows, activating them', async () => {
 		await local.importCredentials(sb, mainProc.env, [CRASH.credential(sb)]);
 		await local.n8n(['import:workflow', '--separate', `--input=${WORKFLOW_DIR}`], { env: mainProc.env });
-		await local.n8n(['update:workflow', '--all', '--active=true'], { env: mainProc.env });
+		const ids = fs.readdirSync(WORKFLOW_DIR).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(WORKFLOW_DIR, f), 'utf8')).id);
+		await local.activateWorkflows(ids, mainProc.env);
 	});
 
 	await step('Starting n8n main and two workers', async () => {
 		for (const p of processes) {
-			p.child = startLogged(`n8n ${p.name}`, process.execPath, [local.N8N_BIN, ...p.args], { env: p.env, cwd: local.N8N_DIR, logFile: p.logFile });
+			p.child = startLogged(`n8n ${p.name}`, local.N8N_NODE, [local.N8N_BIN, ...p.args], { env: p.env, cwd: local.N8N_DIR, logFile: p.logFile });
 			stops[stops.length - 1].group = 'n8n';
 		}
 		const all = processes.map((p) => p.child);
@@ -696,7 +699,7 @@ async function main() {
 		})();
 
 		const tRestart = Date.now();
-		victim.child = startLogged(`n8n ${victim.name}`, process.execPath, [local.N8N_BIN, ...victim.args], { env: victim.env, cwd: local.N8N_DIR, logFile: victim.logFile });
+		victim.child = startLogged(`n8n ${victim.name}`, local.N8N_NODE, [local.N8N_BIN, ...victim.args], { env: victim.env, cwd: local.N8N_DIR, logFile: victim.logFile });
 		stops[stops.length - 1].group = 'n8n';
 		await waitFor(`worker ${victim.name} readiness`, async () => (await fetch(`http://127.0.0.1:${victim.healthPort}/healthz/readiness`)).ok, { child: victim.child, timeoutMs: 180000 });
 		detail(`${victim.name} restarted, ready in ${local.elapsed(tRestart)}`);
@@ -763,7 +766,7 @@ async function run() {
 		log(`  (h) a worker killed after ${m.killAfterSeconds}s, 200 deals, Fire Once on: fired before the kill ${m.firedBeforeKill} (in flight ${m.inFlightAtKill}), reported unanswered ${m.unanswered}, fired by the redelivery ${m.firedBySecond} (${m.secondSeconds}s)`);
 	}
 	log(`e2e-queue: took ${local.elapsed(started)}`);
-	log(`e2e-queue: ${passed} passed, ${failed} failed`);
+	log(`e2e-queue: ${tested ? `n8n ${tested.version} on Node.js ${tested.node}: ` : ''}${passed} passed, ${failed} failed`);
 	if (failed || passed === 0) process.exitCode = 1;
 }
 

@@ -4,6 +4,9 @@
 // `npm start`: build the node, run a real n8n with it installed as a community package, and a
 // local Vibecode sandbox for it to talk to. The first run installs n8n (a few minutes); later
 // runs reuse it and the n8n data in .n8n-local/. Ctrl-C stops both.
+// n8n is the current 2.x (tools/n8n2), on the npm registry's Node 24 where this Node is older;
+// `npm start -- --n8n1` (or VIBECODE_N8N=1) starts the last 1.x (tools/n8n) instead, with its
+// own data folder: n8n 2.x migrates its database past what 1.x can open.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -12,7 +15,7 @@ const path = require('node:path');
 const local = require('./lib/n8n-local');
 const { whatItDid } = require('../test/sandbox/pipelines');
 
-const USER_FOLDER = path.join(local.ROOT, '.n8n-local');
+const USER_FOLDER = path.join(local.ROOT, local.N8N_LINE === 1 ? '.n8n-local-n8n1' : '.n8n-local');
 const FIRST_WORKFLOW = 'Vibecode: fire a trigger for 3 deals';
 
 let n8n; // the n8n child process, once started
@@ -58,7 +61,7 @@ function reportFires(sandbox) {
 
 async function main() {
 	await local.buildPackage();
-	await local.ensureN8n();
+	const { version, node } = await local.ensureN8n();
 
 	const sandbox = await local.startSandbox(5690);
 	fs.mkdirSync(USER_FOLDER, { recursive: true });
@@ -73,7 +76,7 @@ async function main() {
 	await local.importCredentials(sandbox, env);
 	await importExamplesIfChanged(env);
 
-	n8n = require('node:child_process').spawn(process.execPath, [local.N8N_BIN, 'start'], {
+	n8n = require('node:child_process').spawn(local.N8N_NODE, [local.N8N_BIN, 'start'], {
 		cwd: local.N8N_DIR,
 		env,
 		stdio: 'inherit',
@@ -112,11 +115,12 @@ async function main() {
 		[
 			'',
 			'────────────────────────────────────────────────────────────────────',
-			`  n8n is ready: ${url}`,
+			`  n8n ${version} is ready: ${url}`,
+			`  (Node.js ${node}${local.N8N_LINE === 1 ? '; the last 1.x line: `npm start` without --n8n1 runs 2.x' : ''})`,
 			'',
 			needsOwner
 				? '  1. Open it and set up the owner account (first run only: any name,\n' +
-					'     email and password; it stays in .n8n-local/ on this machine).'
+					`     email and password; it stays in ${local.rel(USER_FOLDER)}/ on this machine).`
 				: '  1. Open it and sign in with the owner account you set up before.',
 			`  2. Open the workflow "${FIRST_WORKFLOW}"`,
 			'     and click "Execute workflow": it fires "payment_received" for deals',

