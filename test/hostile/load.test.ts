@@ -14,6 +14,8 @@ const box = useSandbox({ rateLimit: LIMIT });
 const N = numberFromEnv('HOSTILE_LOAD_ITEMS', 600);
 const SEED = numberFromEnv('HOSTILE_SEED', 20_251_121);
 
+// About 70 s here: the node slows itself after each portal fault. The test's time limit guards
+// against a hang, not a slow run: it leaves room for a 2-core machine with both cores busy.
 test(`${N} items under random faults and a rate limit: nothing lost, nothing fired twice`, async () => {
 	report(`seed ${SEED} (HOSTILE_SEED=${SEED} repeats this run)`);
 	const apiKey = freshKey(box.sandbox);
@@ -53,4 +55,4 @@ test(`${N} items under random faults and a rate limit: nothing lost, nothing fir
 		expect({ id, hint: details(item).hint }).toEqual({ id, hint: expect.stringMatching(/may already have fired/) });
 	}
 	expect(failed.length).toBeGreaterThan(0);
-}, 120_000);
+}, 300_000);
