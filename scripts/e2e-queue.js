@@ -400,7 +400,7 @@ async function main() {
 	await step('Importing credentials and workflows, activating them', async () => {
 		await local.importCredentials(sb, mainProc.env, [CRASH.credential(sb)]);
 		await local.n8n(['import:workflow', '--separate', `--input=${WORKFLOW_DIR}`], { env: mainProc.env });
-		const ids = fs.readdirSync(WORKFLOW_DIR).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(WORKFLOW_DIR, f), 'utf8')).id);
+		const ids = local.exampleFiles(WORKFLOW_DIR).map((file) => JSON.parse(fs.readFileSync(file, 'utf8')).id);
 		await local.activateWorkflows(ids, mainProc.env);
 	});
 
