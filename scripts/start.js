@@ -32,6 +32,14 @@ async function importExamplesIfChanged(env) {
 	fs.writeFileSync(stampFile, stamp);
 }
 
+/** The example workflows' names but the first one's, as n8n lists them. */
+function otherExamples() {
+	return local
+		.exampleFiles()
+		.map((file) => JSON.parse(fs.readFileSync(file, 'utf8')).name)
+		.filter((name) => name !== FIRST_WORKFLOW);
+}
+
 /**
  * Tells about each fire the sandbox records, so clicking "Execute workflow" shows up here too,
  * and about each fire it ignored because the record does not exist (answered success all the same).
@@ -125,9 +133,8 @@ async function main() {
 			`  2. Open the workflow "${FIRST_WORKFLOW}"`,
 			'     and click "Execute workflow": it fires "payment_received" for deals',
 			'     5141, 5142 and 5143 at the sandbox (the fires are printed here).',
-			'  Also there: "Vibecode: list triggers", "Vibecode: fire a trigger',
-			'  for a deal picked from the list" and "Vibecode: route a bad item',
-			'  to the error output".',
+			'  Also there:',
+			...otherExamples().map((name) => `   - "${name}"`),
 			'  Credentials "Vibecode sandbox (OAuth app)" and "Vibecode sandbox',
 			`  (personal key)" point at the sandbox on ${sandbox.url}.`,
 			'',
