@@ -1,4 +1,4 @@
-import { closest, levenshtein } from '../nodes/Bitrix24Vibecode/resources/trigger/triggerCodes';
+import { closest, levenshtein } from '../nodes/Bitrix24Vibecode/shared/closest';
 import { details, errorMessage, FAST, fireParameters } from './helpers';
 import { useVirtualClock } from './harness/virtualClock';
 import { callAsTool, TOOL_PATHS } from './hostile/agentRun';

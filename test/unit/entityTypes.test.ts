@@ -2,7 +2,7 @@ import {
 	ENTITY_LABELS_TEXT,
 	ENTITY_TYPE_OPTIONS,
 	entityTypeOfCrmTypeId,
-} from '../../nodes/Bitrix24Vibecode/resources/trigger/entityTypes';
+} from '../../nodes/Bitrix24Vibecode/shared/entityTypes';
 
 // Oracle: the fire endpoint's entityType values (deal, lead, contact, company, quote, invoice),
 // the README's Entity Type field, and Bitrix24's record links (/crm/type/7/… quote,

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse } from 'n8n-workflow';
 
-import { apiError } from '../../nodes/Bitrix24Vibecode/resources/trigger/errors';
+import { apiError } from '../../nodes/Bitrix24Vibecode/errors';
 import { failureFromNetworkError, failureFromResponse, isAmbiguous } from '../../nodes/Bitrix24Vibecode/transport/failure';
 import { Pacer } from '../../nodes/Bitrix24Vibecode/transport/pacer';
 import { send, type RetryPolicy } from '../../nodes/Bitrix24Vibecode/transport/request';

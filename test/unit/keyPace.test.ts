@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse } from 'n8n-workflow';
 
 import { readOptions } from '../../nodes/Bitrix24Vibecode/shared/options';
-import { retryPolicy, turnOf } from '../../nodes/Bitrix24Vibecode/resources/trigger/run';
+import { retryPolicy, turnOf } from '../../nodes/Bitrix24Vibecode/transport/policy';
 import { Pacer } from '../../nodes/Bitrix24Vibecode/transport/pacer';
 import { send, type Sent } from '../../nodes/Bitrix24Vibecode/transport/request';
 import { nextTurn } from '../harness/system';

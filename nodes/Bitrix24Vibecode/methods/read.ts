@@ -1,8 +1,8 @@
 import type { IDataObject, IHttpRequestOptions, ILoadOptionsFunctions } from 'n8n-workflow';
 
-import { apiError, type Operation } from '../resources/trigger/errors';
-import { retryPolicy, turnOf } from '../resources/trigger/run';
+import { apiError, type Operation } from '../errors';
 import { DEFAULT_OPTIONS } from '../shared/options';
+import { retryPolicy, turnOf } from '../transport/policy';
 import { baseUrlOf, pacerOf, send } from '../transport/request';
 
 /**

@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../resources/trigger/entityTypes';
+import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../shared/entityTypes';
 import { CREDENTIAL_TYPE, credentialId } from '../transport/request';
 import { readForList } from './read';
 

@@ -1,6 +1,6 @@
 import type { IDataObject, ILoadOptionsFunctions, INodeListSearchResult } from 'n8n-workflow';
 
-import { TRIGGER_LIST } from '../resources/trigger/triggerCodes';
+import { TRIGGER_LIST } from '../resources/trigger/triggerList';
 import { CREDENTIAL_TYPE } from '../transport/request';
 import { readForList } from './read';
 

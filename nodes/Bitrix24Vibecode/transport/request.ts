@@ -131,3 +131,16 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
 		}
 	}
 }
+
+/**
+ * A read that a check makes on its way (a list, a search): its answer or its failure, and
+ * undefined when its turn was cancelled first. A check that cannot read goes by nothing; it
+ * never stops the caller.
+ */
+export async function tryRead(this: HttpContext, paced: Paced, request: IHttpRequestOptions, policy: RetryPolicy): Promise<Sent | undefined> {
+	try {
+		return await send.call(this, paced, request, policy);
+	} catch {
+		return undefined;
+	}
+}

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, IExecuteSingleFunctions, INodeExecutionData, INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
-import { ENTITY_TYPE_OPTIONS } from './entityTypes';
+import { ENTITY_TYPE_OPTIONS } from '../../shared/entityTypes';
 import { fireItems } from './fireRun';
 import { insteadOfRequest } from './routing';
 import { itemRunSource, nodeRunSource } from './run';

@@ -1,7 +1,7 @@
 import type { IDataObject, INode } from 'n8n-workflow';
 
-import { ENTITY, ENTITY_TYPES, entityTypeOfCrmTypeId, isEntityType, type EntityType } from './entityTypes';
-import { invalidValue } from './errors';
+import { invalidValue } from '../../errors';
+import { ENTITY, ENTITY_TYPES, entityTypeOfCrmTypeId, isEntityType, recordKey, type EntityType } from '../../shared/entityTypes';
 
 /** The fire request's body, checked; the output item repeats it. */
 export interface FireInput extends IDataObject {
@@ -9,6 +9,9 @@ export interface FireInput extends IDataObject {
 	entityId: number;
 	triggerId: string;
 }
+
+/** One fire by what it fires, "deal:5141:payment_received": the default Fire Once Key, and the ledger's. */
+export const fireName = (input: FireInput) => `${recordKey(input)}:${input.triggerId}`;
 
 const TRIGGER_CODE = /^[A-Za-z0-9._-]+$/;
 const TRIGGER_CODE_MAX = 255;
@@ -20,11 +23,15 @@ const RECORD_LINK = new RegExp(
 );
 const label = (type: EntityType) => ENTITY[type].label;
 
-function entityType(node: INode, itemIndex: number, value: unknown): EntityType {
+/** A value the rules below refuse: which field, the value, and why; worded once, by checkFireInput. */
+class Invalid {
+	constructor(readonly at: { field: string; value: unknown; why: string }) {}
+}
+
+function entityType(value: unknown): EntityType {
 	const normalized = typeof value === 'string' ? value.trim().toLowerCase() : value;
 	if (isEntityType(normalized)) return normalized;
-	const why = `Entity Type must be one of: ${ENTITY_TYPES.join(', ')}.`;
-	throw invalidValue(node, itemIndex, { field: 'Entity Type', value, why });
+	throw new Invalid({ field: 'Entity Type', value, why: `Entity Type must be one of: ${ENTITY_TYPES.join(', ')}.` });
 }
 
 function positiveId(value: unknown): number | undefined {
@@ -34,8 +41,8 @@ function positiveId(value: unknown): number | undefined {
 	return Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
 
-function idFromLink(node: INode, itemIndex: number, value: unknown, type: EntityType): number {
-	const invalid = (why: string) => invalidValue(node, itemIndex, { field: 'Entity ID', value, why });
+function idFromLink(value: unknown, type: EntityType): number {
+	const invalid = (why: string) => new Invalid({ field: 'Entity ID', value, why });
 	// Only the path names the record: a query or fragment may hold any other link (?back=/crm/…).
 	const match = typeof value === 'string' ? RECORD_LINK.exec(value.trim().split(/[?#]/)[0]) : null;
 	const named = match?.[1]?.toLowerCase() as EntityType | undefined;
@@ -66,24 +73,27 @@ function triggerCode(value: unknown): string {
 	return Number.isSafeInteger(value) && (value as number) >= 0 ? String(value) : '';
 }
 
+/** The record's ID: "list" (picked from the list) and "id" (typed) both hold its numeric ID. */
+function entityId(raw: IDataObject & { entityIdMode: string }, type: EntityType): number {
+	if (raw.entityIdMode === 'url') return idFromLink(raw.entityId, type);
+	const id = positiveId(raw.entityId);
+	if (id !== undefined) return id;
+	const why = `Entity ID must be a positive whole number, such as 5141: the ID of the ${label(type).toLowerCase()} in Bitrix24 (the number in its link).`;
+	throw new Invalid({ field: 'Entity ID', value: raw.entityId, why });
+}
+
 /** Checks one item's fire request before anything is sent; the result is what goes on the wire. */
 export function checkFireInput(node: INode, itemIndex: number, raw: IDataObject & { entityIdMode: string }): FireInput {
-	const type = entityType(node, itemIndex, raw.entityType);
-	let id: number | undefined;
-	// "list" (picked from the list) and "id" (typed) both hold the record's numeric ID.
-	if (raw.entityIdMode === 'url') {
-		id = idFromLink(node, itemIndex, raw.entityId, type);
-	} else {
-		id = positiveId(raw.entityId);
-		if (id === undefined) {
-			const why = `Entity ID must be a positive whole number, such as 5141: the ID of the ${label(type).toLowerCase()} in Bitrix24 (the number in its link).`;
-			throw invalidValue(node, itemIndex, { field: 'Entity ID', value: raw.entityId, why });
+	try {
+		const type = entityType(raw.entityType);
+		const id = entityId(raw, type);
+		const code = triggerCode(raw.triggerId);
+		if (!TRIGGER_CODE.test(code) || code.length > TRIGGER_CODE_MAX) {
+			const why = `A trigger code has 1 to ${TRIGGER_CODE_MAX} characters: Latin letters, digits, ".", "-" and "_", such as payment_received. Pick the trigger from the list, or copy its CODE from List Triggers.`;
+			throw new Invalid({ field: 'Trigger', value: raw.triggerId, why });
 		}
+		return { entityType: type, entityId: id, triggerId: code };
+	} catch (error) {
+		throw error instanceof Invalid ? invalidValue(node, itemIndex, error.at) : error;
 	}
-	const code = triggerCode(raw.triggerId);
-	if (!TRIGGER_CODE.test(code) || code.length > TRIGGER_CODE_MAX) {
-		const why = `A trigger code has 1 to ${TRIGGER_CODE_MAX} characters: Latin letters, digits, ".", "-" and "_", such as payment_received. Pick the trigger from the list, or copy its CODE from List Triggers.`;
-		throw invalidValue(node, itemIndex, { field: 'Trigger', value: raw.triggerId, why });
-	}
-	return { entityType: type, entityId: id, triggerId: code };
 }

@@ -1,5 +1,6 @@
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INode } from 'n8n-workflow';
 
+import { cancelledError } from '../../errors';
 import type { FireInput } from './fireInput';
 
 // What flows through Fire Trigger's run, stage by stage: one item, from its raw parameters to
@@ -52,6 +53,9 @@ export interface Item {
 }
 
 export const failed = (error: Error, mayHaveFired = false): Outcome => ({ error, mayHaveFired });
+
+/** An item the run dropped before it was sent: it stopped, or the execution was cancelled. */
+export const cancelled = (node: INode, itemIndex: number): Outcome => ({ error: cancelledError(node, itemIndex), mayHaveFired: false, notSent: true });
 
 /** Items checked and not settled yet: the ones a check may still fail, and the ones to fire. */
 export const unsettled = (items: Item[]) => items.filter((item) => item.input && !item.outcome);

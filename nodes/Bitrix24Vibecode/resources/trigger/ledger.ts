@@ -1,34 +1,24 @@
 import { isAmbiguous } from '../../transport/failure';
 import type { Sent } from '../../transport/request';
+import { fireName, type FireInput } from './fireInput';
+import { triesMemory } from './triesMemory';
 
-// What became of each fire that may have reached Bitrix24, for one run and all its tries.
-// `tries` is the object n8n hands every try of a run: n8n's Retry On Fail runs the node again
-// with the same execute data, and an AI tool call's retries get the same arguments object. A
-// fire found here is answered from memory, never sent again. Refused fires and fires that
-// were never sent are forgotten, so a retry sends them.
+// What became of each fire that may have reached Bitrix24, for one run and all its tries. A fire
+// found here is answered from memory, never sent again. Refused fires and fires that were never
+// sent are forgotten, so a retry sends them.
 interface Entry {
 	pending: Promise<Sent>;
 	settled?: Sent;
 }
 
-const memory = new WeakMap<object, Map<string, Entry>>();
+const entriesOf = triesMemory<Entry>();
 
 /** One fire of one item of a node: the same item and record on a later try is the same fire. */
-export const fireKey = (nodeName: string, itemIndex: number, fire: Record<string, unknown>) =>
-	`${nodeName}\n${itemIndex}\n${fire.entityType}:${fire.entityId}:${fire.triggerId}`;
-
-function entriesOf(tries: object): Map<string, Entry> {
-	let entries = memory.get(tries);
-	if (!entries) {
-		entries = new Map();
-		memory.set(tries, entries);
-	}
-	return entries;
-}
+export const fireKey = (nodeName: string, itemIndex: number, fire: FireInput) => `${nodeName}\n${itemIndex}\n${fireName(fire)}`;
 
 /** The outcome of a fire that an earlier try settled. */
 export function recall(tries: object, fire: string): Sent | undefined {
-	return memory.get(tries)?.get(fire)?.settled;
+	return entriesOf(tries).get(fire)?.settled;
 }
 
 /** Sends a fire unless an earlier or concurrent try of the same run has it; then its outcome. */

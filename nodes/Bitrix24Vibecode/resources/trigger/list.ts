@@ -1,18 +1,19 @@
 import type { IDataObject, IExecuteSingleFunctions, IHttpRequestOptions, INodeExecutionData, INodePropertyOptions } from 'n8n-workflow';
 
+import { apiError, asNodeError, cancelledError } from '../../errors';
 import { TurnCancelled } from '../../transport/pacer';
 import { send } from '../../transport/request';
-import { apiError, asNodeError, cancelledError, failedItem } from './errors';
 import { insteadOfRequest } from './routing';
-import { answerMode, itemRunSource, openRun, retryPolicy, whileRunning } from './run';
-import { TRIGGER_LIST } from './triggerCodes';
+import { answerMode, itemRunSource, openRun, whileRunning } from './run';
+import { failedItem } from './stages/answer';
+import { TRIGGER_LIST } from './triggerList';
 
 /** The request n8n built from the routing below, sent under the key's pace; one item per trigger. */
 async function listTriggers(this: IExecuteSingleFunctions, request: IHttpRequestOptions): Promise<INodeExecutionData[]> {
 	const itemIndex = this.getItemIndex();
 	try {
 		const run = await openRun(itemRunSource(this));
-		const sent = await whileRunning(run, async () => await send.call(this, run.paced, request, retryPolicy(run.options, { write: false })));
+		const sent = await whileRunning(run, async () => await send.call(this, run.reads.paced, request, run.reads.policy));
 		if (sent.failure) throw apiError(this.getNode(), itemIndex, sent.failure, 'list');
 		const triggers = Array.isArray(sent.body.data) ? (sent.body.data as IDataObject[]) : [];
 		return triggers.map((json) => ({ json, pairedItem: { item: itemIndex } }));

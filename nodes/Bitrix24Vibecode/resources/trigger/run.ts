@@ -9,12 +9,13 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
+import type { Registered } from '../../shared/closest';
 import { readOptions, type Options } from '../../shared/options';
-import { DEFAULT_PER_MINUTE, PACE_MARGIN, type Turn } from '../../transport/pacer';
-import { baseUrlOf, CREDENTIAL_TYPE, pacerOf, send, type Paced, type RetryPolicy, type Sent } from '../../transport/request';
-
-/** Reads, and fires whose user accepted a possible double run, get one more try. */
-const AMBIGUOUS_RETRIES = 1;
+import { requestDefaultsOf } from '../../transport/defaults';
+import { retryPolicy, turnOf } from '../../transport/policy';
+import { CREDENTIAL_TYPE, pacerOf, type Paced, type RetryPolicy } from '../../transport/request';
+import type { Claims } from './fireOnce/claiming';
+import { cancelled, unsettled, type Item } from './item';
 
 /**
  * What an adapter hands a run: n8n's custom operation gives all items of a node run, a
@@ -30,48 +31,34 @@ export interface RunSource {
 	tries: object;
 }
 
-/** What the items of one node run (or one tool call) share, opened once. */
+/** How the run's requests of one kind go: where they wait for the key's pace, and what they are resent after. */
+export interface Sending {
+	paced: Paced;
+	policy: RetryPolicy;
+}
+
+/** What the items of one node run (or one tool call) share: the run's state, opened once. */
 export interface Run extends RunSource {
 	node: INode;
 	credentials: ICredentialDataDecryptedObject;
 	options: Options;
-	/** The run's place in the key's pace; the run itself is whose turns they are. */
-	paced: Paced;
 	/** The request every request of the run starts from: base URL, headers, timeout, proxy, SSL. */
 	defaults: IHttpRequestOptions;
+	/** Fires: the run's turns, stopped by a final failure in "Stop" mode; resent only where the user accepted it. */
+	fires: Sending;
+	/** The checks' reads: the same turns, without the stop, since a check that cannot read stops nothing. */
+	reads: Sending;
 	/** "On Error: Stop" (not as a tool): the first final failure ends the run and drops what is not sent yet. */
 	stopOnFailure: boolean;
 	/** The node runs as an AI agent's tool (n8n serves it as `…Tool`): a failure answers the model. */
 	asTool: boolean;
 	signal?: AbortSignal;
-	/** Drops every request of the run that has not started. */
-	stop(): void;
 	/** The run was stopped (On Error: Stop, or the execution was cancelled): nothing more is sent. */
 	stopped: boolean;
-}
-
-/**
- * The request defaults n8n's declarative engine builds from the node's requestDefaults and its
- * "requestOptions" setting (timeout, proxy, SSL), for the requests the node sends itself.
- */
-function requestDefaultsOf(settings: IDataObject, credentials: IDataObject): IHttpRequestOptions {
-	const request: IHttpRequestOptions = {
-		url: '',
-		baseURL: baseUrlOf(credentials),
-		headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-		timeout: Number(settings.timeout) || 300_000,
-		skipSslCertificateValidation: settings.allowUnauthorizedCerts === true,
-	};
-	if (typeof settings.proxy === 'string' && settings.proxy) {
-		const proxy = new URL(settings.proxy);
-		request.proxy = {
-			host: proxy.hostname,
-			port: Number(proxy.port),
-			protocol: proxy.protocol.replace(/:$/, ''),
-			...(proxy.username && { auth: { username: decodeURIComponent(proxy.username), password: decodeURIComponent(proxy.password) } }),
-		};
-	}
-	return request;
+	/** The application's triggers, as the code check read them: a refused code names them. */
+	registered?: Registered[];
+	/** Fire Once Across Executions: the run's claims in n8n's store, opened by the claim stage. */
+	claims?: Claims;
 }
 
 /** How a run answers a failure: as an AI tool, to the model; otherwise by On Error. */
@@ -80,72 +67,48 @@ export function answerMode(context: RunSource['context']) {
 	return { asTool, stopOnFailure: !asTool && !context.continueOnFail() };
 }
 
-/** Opens a run: options checked, credentials read, its place in the key's pace, stop and cancel wired. */
+/** Stops the run: every request of it that has not started is dropped. */
+export function stopRun(run: Run) {
+	run.stopped = true;
+	run.fires.paced.pacer.cancel(run);
+}
+
+/** Opens a run: options checked, credentials read, its turns in the key's pace. */
 export async function openRun(source: RunSource): Promise<Run> {
 	const { context, parameter } = source;
 	const node = context.getNode();
 	const first = source.itemIndices[0] ?? 0;
 	const options = readOptions(node, first, parameter('options', first, {}));
 	const credentials = await context.getCredentials(CREDENTIAL_TYPE);
-	const pacer = pacerOf(credentials);
-	const run = {
-		...source,
-		node,
-		credentials,
-		options,
-		defaults: requestDefaultsOf(parameter('requestOptions', first, {}) as IDataObject, credentials),
-		...answerMode(context),
-		signal: context.getExecutionCancelSignal(),
-		stopped: false,
-		stop: () => {
-			run.stopped = true;
-			pacer.cancel(run);
-		},
-	} as Run;
-	run.paced = { pacer, turn: turnOf(options, run), onFinalFailure: run.stopOnFailure ? run.stop : undefined };
+	const mode = answerMode(context);
+	const run = { ...source, node, credentials, options, ...mode, signal: context.getExecutionCancelSignal(), stopped: false } as Run;
+	run.defaults = requestDefaultsOf(parameter('requestOptions', first, {}) as IDataObject, credentials);
+	// The run itself is whose turns they are: stopping it drops them all.
+	const turn = { pacer: pacerOf(credentials), turn: turnOf(options, run) };
+	run.fires = { paced: { ...turn, onFinalFailure: mode.stopOnFailure ? () => stopRun(run) : undefined }, policy: retryPolicy(options, { write: true }) };
+	run.reads = { paced: turn, policy: retryPolicy(options, { write: false }) };
 	return run;
 }
 
 /**
- * An owner's turn at the options' pace: "Requests per Minute" is a cap on the key's own limit
- * (unset: the key's limit, assumed to be Vibecode's default until an answer tells it), "Max
- * Concurrent Requests" in flight.
+ * The one stop check between stages, for "On Error: Stop": once an item has failed, the run
+ * stops; nothing more is looked up, claimed or sent, and the items still waiting are not sent.
  */
-export function turnOf(options: Options, owner: object): Turn {
-	const perMinute = options.requestsPerMinute ?? DEFAULT_PER_MINUTE;
-	return { intervalMs: (60_000 / perMinute) * PACE_MARGIN, capped: options.requestsPerMinute !== undefined, maxInFlight: options.maxConcurrent, owner };
+export function stopsHere(run: Run, items: Item[]): boolean {
+	if (!run.stopOnFailure || !items.some(({ outcome }) => outcome?.error)) return false;
+	stopRun(run);
+	for (const item of unsettled(items)) item.outcome = cancelled(run.node, item.itemIndex);
+	return true;
 }
 
-/** Which failures a request of the run may be resent after: a fire only where the user accepted it. */
-export function retryPolicy(options: Options, { write }: { write: boolean }): RetryPolicy {
-	return {
-		rateLimitRetries: options.maxRateLimitRetries,
-		maxRateLimitWaitSeconds: options.maxRateLimitWaitSeconds,
-		ambiguousRetries: !write || options.retryAmbiguousFires ? AMBIGUOUS_RETRIES : 0,
-	};
-}
-
-/**
- * A read a check of the run makes before the fires (the trigger list, a record search): under
- * the key's pace but without the run's stop, since a check that cannot read skips, it stops
- * nothing. Undefined when the run was cancelled first.
- */
-export async function checkRead(run: Run, request: IHttpRequestOptions): Promise<Sent | undefined> {
-	const paced = { pacer: run.paced.pacer, turn: run.paced.turn };
-	try {
-		return await send.call(run.context, paced, { ...run.defaults, ...request }, retryPolicy(run.options, { write: false }));
-	} catch {
-		return undefined;
-	}
-}
-
-/** Runs `work` with the execution's cancel signal dropping the run's unsent requests. */
+/** Runs `work` with the execution's cancel signal stopping the run. */
 export async function whileRunning<T>(run: Run, work: () => Promise<T>): Promise<T> {
-	run.signal?.addEventListener('abort', run.stop);
+	const stop = () => stopRun(run);
+	run.signal?.addEventListener('abort', stop);
 	try {
 		return await work();
 	} finally {
-		run.signal?.removeEventListener('abort', run.stop);
+		run.signal?.removeEventListener('abort', stop);
 	}
 }
 

@@ -1,18 +1,11 @@
 import type { IDataObject } from 'n8n-workflow';
 
-import { searchPathOf, stageFieldOf, type EntityType } from './entityTypes';
-import { missingRecordError } from './errors';
-import type { FireInput } from './fireInput';
-import { failed, unsettled, type Item } from './item';
-import { checkRead, type Run } from './run';
+import { recordKey, searchPathOf, stageFieldOf, type EntityType, type RecordRef } from '../../shared/entityTypes';
+import { tryRead } from '../../transport/request';
+import type { Run } from './run';
 
 /** IDs one search asks about: a page of Vibecode's search. */
 const PER_SEARCH = 50;
-
-type RecordRef = Pick<FireInput, 'entityType' | 'entityId'>;
-
-/** A record as the searches name it: "deal:99999". */
-export const recordKey = ({ entityType, entityId }: RecordRef) => `${entityType}:${entityId}`;
 
 /** What a search found of one record: it exists, at a stage (null: the type has none, or the answer gave none); or not. */
 export type Found = { exists: true; stage: string | null } | { exists: false };
@@ -26,7 +19,8 @@ const stageIn = (record: IDataObject, field: string | undefined) => {
 async function search(run: Run, type: EntityType, ids: number[]): Promise<Map<number, string | null> | undefined> {
 	const stageField = stageFieldOf(type);
 	const body = { filter: { id: { $in: ids } }, select: stageField ? ['id', stageField] : ['id'], limit: PER_SEARCH };
-	const sent = await checkRead(run, { method: 'POST', url: searchPathOf(type), body });
+	const request = { ...run.defaults, method: 'POST' as const, url: searchPathOf(type), body };
+	const sent = await tryRead.call(run.context, run.reads.paced, request, run.reads.policy);
 	const data = sent && !sent.failure ? sent.body.data : undefined;
 	if (!Array.isArray(data)) return undefined;
 	return new Map((data as IDataObject[]).map((record) => [Number(record?.id), stageIn(record, stageField)]));
@@ -59,25 +53,4 @@ export async function lookUp(run: Run, records: RecordRef[]): Promise<Map<string
 		}),
 	);
 	return looked;
-}
-
-/**
- * The record check, before anything is sent. With "Check Records Exist", an item whose record
- * does not exist fails (Bitrix24 would accept it and run nothing); a search that fails leaves its
- * records unchecked: they are fired, never stopped by a guess. The same search reads the stage of
- * each record of a type with stages, for "Report Stage Change" and a rehearsal, which read it
- * even with the check off.
- */
-export async function checkRecords(run: Run, items: Item[]): Promise<void> {
-	const { checkRecords: check, reportStageChange, rehearse } = run.options;
-	const staged = reportStageChange || rehearse;
-	const wanted = unsettled(items).filter((item) => check || (staged && stageFieldOf((item.input as FireInput).entityType)));
-	if (!wanted.length || run.signal?.aborted) return;
-	const looked = await lookUp(run, wanted.map((item) => item.input as FireInput));
-	for (const item of wanted) {
-		const input = item.input as FireInput;
-		const found = looked.get(recordKey(input));
-		if (found?.exists) item.stageBefore = found.stage;
-		else if (found && check) item.outcome = failed(missingRecordError(run.node, item.itemIndex, input));
-	}
 }

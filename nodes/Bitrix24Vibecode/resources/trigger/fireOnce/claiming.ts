@@ -1,39 +1,23 @@
-import { systemClock } from '../../transport/clock';
-import {
-	cancelledError,
-	fireOnceStoreError,
-	fireOnceUnansweredError,
-	fireOnceUnavailableError,
-	fireOnceUnconfirmedError,
-	SKIPPED_EARLIER,
-	skippedSameKey,
-} from './errors';
-import { logStoreFailure, lookAndRecord, lookWaitMs, onceStoreOf, pendingOf, remove, settle, type OnceStore } from './fireOnce';
-import { failed, neverReached, unsettled, type Item, type Outcome } from './item';
-import type { Run } from './run';
+import { fireOnceStoreError, fireOnceUnansweredError, fireOnceUnconfirmedError, SKIPPED_EARLIER } from '../../../errors';
+import { systemClock } from '../../../transport/clock';
+import { cancelled, failed, neverReached, type Item, type Outcome } from '../item';
+import type { Run } from '../run';
+import { Recorder } from './recording';
+import { keyState, lookAndRecord, lookWaitMs, pendingOf, type OnceStore } from './store';
 
-// The claim stage of Fire Trigger's run, for "Fire Once Across Executions": each item's key is
-// claimed in n8n's store just before its fire, and the answer recorded soon after, so that a
-// process that dies in the middle of a run leaves at most twice "Max Concurrent Requests" keys
-// claimed without an answer: those a later execution reports as "may have fired"; every key it
-// never claimed is free to fire. Claims, looks and answers go to the store in batches.
-// What the store's values mean and why a claim is looked at twice: ./fireOnce.ts.
+// The claiming half of a run's Fire Once claims: each item's key is claimed in n8n's store just
+// before its fire, in batches, so that a process that dies in the middle of a run leaves at most
+// twice "Max Concurrent Requests" keys claimed without an answer: those a later execution reports
+// as "may have fired"; every key it never claimed is free to fire. The answers are written by
+// ./recording.ts. What the store's values mean and why a claim is looked at twice: ./store.ts.
 
 /** Looks at a claim that other processes' writes keep erasing, 1, 2, 3 … short settles apart (a burst of writes passes), before the item fails unsent. */
 const CONFIRM_ROUNDS = 8;
 /** Looks at a key another execution holds, 1, 2, 4 … short settles apart (about 4 s), before it is reported unanswered. */
 const HELD_LOOKS = 7;
-/** Looks at a removal that late writes of other processes keep putting back. */
-const REMOVAL_LOOKS = 5;
 
 /** What a look at the store found for an attempt to claim a key. */
 type Verdict = 'mine' | 'fired' | 'held' | 'unsure' | 'stopped' | { failure: unknown };
-
-/** Values removed together, with the attempt's mark among them: the mark back means a late write put them all back. */
-interface Removal {
-	mark: string;
-	values: string[];
-}
 
 interface Attempt {
 	item: Item;
@@ -51,46 +35,24 @@ export interface Claims {
 	close(): Promise<void>;
 }
 
-/**
- * Opens the claims of a run with "Fire Once Across Executions" on. An item whose key an earlier
- * item of the run has is skipped at once; where n8n gives the node no store, every item fails unsent.
- */
-export function openClaims(run: Run, items: Item[]): Claims | undefined {
-	if (!run.options.fireOnce) return undefined;
-	const first = new Map<string, Item>();
-	for (const item of unsettled(items)) {
-		const earlier = first.get(item.onceKey as string);
-		if (earlier) item.outcome = { skipped: skippedSameKey(earlier.itemIndex) };
-		else first.set(item.onceKey as string, item);
-	}
-	const limit = 2 * run.options.maxConcurrent;
-	const once = first.size ? onceStoreOf(run, limit) : undefined;
-	if (once) return new ClaimWindow(run, once, limit);
-	for (const item of first.values()) item.outcome = failed(fireOnceUnavailableError(run.node, item.itemIndex));
-	return undefined;
-}
-
-class ClaimWindow implements Claims {
+export class ClaimWindow implements Claims {
 	private readonly queue: Attempt[] = [];
-	/** Claims of the run whose answer is not recorded yet: never more than `limit`. */
-	private open = 0;
 	private claiming = false;
 	/** Settles once the batches claimed so far are confirmed: a batch's items fire after the earlier batches' ones. */
 	private confirmedSoFar: Promise<void> = Promise.resolve();
-	/** Removed with the next write: answers, and what looking at others' keys added. */
-	private removals: Removal[] = [];
-	/** Fires answered since the last write (their claims close with the next one). */
-	private answers = 0;
-	private recording?: Promise<void>;
 	private readonly marks = new Map<Item, string>();
 	private looks = 0;
 	private pumpDue = false;
+	private readonly recorder: Recorder;
 
+	/** `limit`: claims of the run open at once, answers not recorded yet. */
 	constructor(
 		private readonly run: Run,
 		private readonly once: OnceStore,
 		private readonly limit: number,
-	) {}
+	) {
+		this.recorder = new Recorder(once, run.options.maxConcurrent, () => this.pump());
+	}
 
 	async take(item: Item): Promise<boolean> {
 		for (let look = 0; ; look++) {
@@ -102,7 +64,7 @@ class ClaimWindow implements Claims {
 			if (verdict === 'mine') return true;
 			// A rehearsal reports a held key at once: it waits for nobody's answer.
 			if (verdict !== 'held' || look + 1 >= HELD_LOOKS || this.run.options.rehearse) {
-				item.outcome = this.outcomeOf(item, verdict);
+				item.outcome = this.claimOutcome(item, verdict);
 				return false;
 			}
 			// Another execution holds the key: its answer is usually recorded within a settle or two.
@@ -115,26 +77,27 @@ class ClaimWindow implements Claims {
 		const mark = this.marks.get(item) as string;
 		// A fire that reached Bitrix24, or may have, keeps its key; one that did not frees it; one
 		// whose fire broke off without an outcome stays claimed, unanswered: it may have been sent.
-		const values = !item.outcome ? [mark] : [pendingOf(key), mark, ...(neverReached(item) ? [key] : [])];
-		this.removals.push({ mark, values });
-		this.answers++;
-		this.flush();
+		this.recorder.answered(mark, !item.outcome ? [mark] : [pendingOf(key), mark, ...(neverReached(item) ? [key] : [])]);
 	}
 
 	async close() {
-		while (this.recording || this.removals.length) {
-			this.flush(true);
-			await this.recording;
-		}
+		await this.recorder.close();
 	}
 
-	private outcomeOf(item: Item, verdict: Exclude<Verdict, 'mine'>): Outcome {
+	private claimOutcome(item: Item, verdict: Exclude<Verdict, 'mine'>): Outcome {
 		const { node } = this.run;
-		if (verdict === 'stopped') return { error: cancelledError(node, item.itemIndex), mayHaveFired: false, notSent: true };
+		if (verdict === 'stopped') return cancelled(node, item.itemIndex);
 		if (verdict === 'fired') return { skipped: SKIPPED_EARLIER };
 		if (verdict === 'held') return failed(fireOnceUnansweredError(node, item.itemIndex, { key: item.onceKey as string, input: item.input }), true);
 		if (verdict === 'unsure') return failed(fireOnceUnconfirmedError(node, item.itemIndex));
 		return failed(fireOnceStoreError(node, item.itemIndex, verdict.failure));
+	}
+
+	/** What a claim's first look means: sent before; claimed by another execution; or this attempt's to confirm. */
+	private firstLook(attempt: Attempt, there: Set<string>): 'fired' | 'held' | 'tentative' {
+		const state = keyState(there, attempt.item.onceKey as string);
+		if (state === 'fired') return 'fired';
+		return state === 'claimed' && !attempt.item.fireUnanswered ? 'held' : 'tentative';
 	}
 
 	/** Pumps once the items the run hands over together are all waiting: they share one write. */
@@ -151,14 +114,14 @@ class ClaimWindow implements Claims {
 	private pump() {
 		// A stopped run claims nothing more: what waits is not sent.
 		if (this.run.stopped) for (const attempt of this.queue.splice(0)) attempt.done('stopped');
-		const room = this.limit - this.open;
+		const room = this.limit - this.recorder.open;
 		if (this.claiming || !this.queue.length || room < Math.min(this.queue.length, this.run.options.maxConcurrent)) return;
 		void this.claim(this.queue.splice(0, room));
 	}
 
 	private async claim(batch: Attempt[]) {
 		this.claiming = true;
-		this.open += batch.length;
+		this.recorder.opened(batch.length);
 		const values = batch.flatMap(({ item, mark }) => [item.onceKey as string, pendingOf(item.onceKey as string), mark]);
 		const there = await lookAndRecord(this.once, values).catch((failure: unknown) => ({ failure }));
 		this.claiming = false;
@@ -173,11 +136,10 @@ class ClaimWindow implements Claims {
 		}
 		const tentative: Attempt[] = [];
 		for (const attempt of batch) {
-			const key = attempt.item.onceKey as string;
-			const pending = pendingOf(key);
+			const look = this.firstLook(attempt, there);
 			// Asking added "pending" to a key that was sent: it is removed again.
-			if (there.has(key) && !there.has(pending)) this.release(attempt, 'fired', [pending, attempt.mark]);
-			else if (there.has(key) && !attempt.item.fireUnanswered) this.release(attempt, 'held', [attempt.mark]);
+			if (look === 'fired') this.release(attempt, 'fired', [pendingOf(attempt.item.onceKey as string), attempt.mark]);
+			else if (look === 'held') this.release(attempt, 'held', [attempt.mark]);
 			else tentative.push(attempt);
 		}
 		this.pump();
@@ -200,9 +162,8 @@ class ClaimWindow implements Claims {
 	private rehearse(batch: Attempt[], there: Set<string>) {
 		for (const attempt of batch) {
 			const key = attempt.item.onceKey as string;
-			const pending = pendingOf(key);
-			const verdict = there.has(key) && !there.has(pending) ? 'fired' : there.has(key) && !attempt.item.fireUnanswered ? 'held' : 'mine';
-			this.release(attempt, verdict, [key, pending, attempt.mark].filter((value) => !there.has(value)));
+			const look = this.firstLook(attempt, there);
+			this.release(attempt, look === 'tentative' ? 'mine' : look, [key, pendingOf(key), attempt.mark].filter((value) => !there.has(value)));
 		}
 	}
 
@@ -221,11 +182,11 @@ class ClaimWindow implements Claims {
 			const mine: Attempt[] = [];
 			for (const attempt of looking) {
 				const key = attempt.item.onceKey as string;
-				const pending = pendingOf(key);
-				if (there.has(attempt.mark) && there.has(key) && there.has(pending)) mine.push(attempt);
-				else if (!there.has(attempt.mark) && there.has(key)) {
+				const state = keyState(there, key);
+				if (there.has(attempt.mark) && state === 'claimed') mine.push(attempt);
+				else if (!there.has(attempt.mark) && state !== 'free') {
 					// Another execution claimed the key at the same moment; its write erased this one.
-					this.release(attempt, there.has(pending) ? 'held' : 'fired', there.has(pending) ? [attempt.mark] : [pending, attempt.mark]);
+					this.release(attempt, state === 'claimed' ? 'held' : 'fired', state === 'claimed' ? [attempt.mark] : [pendingOf(key), attempt.mark]);
 				} else erased.push(attempt); // another key's write erased the claim: this look recorded it again
 			}
 			if (mine.length) await earlier;
@@ -244,56 +205,9 @@ class ClaimWindow implements Claims {
 
 	/** An attempt that is not this run's claim after all: it leaves the window, and what it added to the store is removed. */
 	private release(attempt: Attempt, verdict: Verdict, values?: string[]) {
-		this.open--;
-		if (values) this.removals.push({ mark: attempt.mark, values });
+		this.recorder.released(attempt.mark, values);
 		attempt.done(verdict);
-		this.flush();
+		this.recorder.flush();
 		this.pump();
-	}
-
-	/**
-	 * Writes the answers and removals in one call: once a batch of fires is answered, or when
-	 * nothing of the run is in flight; `all`: whatever is left.
-	 */
-	private flush(all = false) {
-		const inFlight = this.open - this.answers;
-		if (this.recording || !this.removals.length) return;
-		if (!all && this.answers < this.run.options.maxConcurrent && inFlight > 0) return;
-		const removals = this.removals;
-		const closing = this.answers;
-		this.removals = [];
-		this.answers = 0;
-		this.recording = (async () => {
-			const removed = await remove(this.once, removals.flatMap((removal) => removal.values)).then(
-				() => true,
-				(error) => logStoreFailure(this.once, error),
-			);
-			// The look does not hold up the run or the execution: if it is lost, a later execution
-			// reports such a key as "may have fired" instead of skipping it, and nothing fires twice.
-			if (removed) void this.lookAgain(removals.filter((removal) => removal.values.length > 1));
-			this.open -= closing;
-			this.recording = undefined;
-			this.flush();
-			this.pump();
-		})();
-	}
-
-	/**
-	 * A settle after a removal, every write that read the row before it has landed: a mark back
-	 * means such a write put back all the values removed with it, which are removed again. The
-	 * look records the marks that were gone: they are removed too, as values of no key.
-	 */
-	private async lookAgain(removals: Removal[], look = 1): Promise<void> {
-		if (!removals.length) return;
-		await settle(this.once);
-		try {
-			const there = await lookAndRecord(this.once, removals.map((removal) => removal.mark));
-			const back = removals.filter((removal) => there.has(removal.mark));
-			const gone = removals.filter((removal) => !there.has(removal.mark)).map((removal) => removal.mark);
-			await remove(this.once, [...back.flatMap((removal) => removal.values), ...gone]);
-			if (look < REMOVAL_LOOKS) await this.lookAgain(back, look + 1);
-		} catch (error) {
-			logStoreFailure(this.once, error);
-		}
 	}
 }

@@ -1,9 +1,9 @@
 import type { DeduplicationHelperFunctions, ICheckProcessedOptions, INode } from 'n8n-workflow';
 
-import { systemClock } from '../../transport/clock';
-import { invalidValue } from './errors';
-import type { FireInput } from './fireInput';
-import type { Run } from './run';
+import { invalidValue } from '../../../errors';
+import { systemClock } from '../../../transport/clock';
+import { fireName, type FireInput } from '../fireInput';
+import type { Run } from '../run';
 
 // Fire Once Across Executions keeps its record in n8n's deduplication store, the one Remove
 // Duplicates keeps its history in: one row per node in n8n's database, shared by the main
@@ -84,6 +84,15 @@ export function onceStoreOf(run: Run, claimsOpen: number): OnceStore | undefined
 
 export const pendingOf = (key: string) => `${key}\npending`;
 
+/**
+ * What the values there say of a key (the encoding above): never sent ('free'); sent ('fired');
+ * claimed and not answered ('claimed': firing now, or its process died).
+ */
+export function keyState(there: Set<string>, key: string): 'free' | 'fired' | 'claimed' {
+	if (!there.has(key)) return 'free';
+	return there.has(pendingOf(key)) ? 'claimed' : 'fired';
+}
+
 /** One call on the row, in turn; retried once, since the first write of a new row can lose a race with another process's. */
 async function call<T>(once: OnceStore, work: (store: Store) => Promise<T>): Promise<T> {
 	return await inTurn(once.row, async () => {
@@ -132,7 +141,7 @@ export function logStoreFailure(once: OnceStore, error: unknown) {
 /** An item's key: the option's value, or entity type, ID and trigger code when it is empty. */
 export function onceKeyOf(node: INode, itemIndex: number, given: unknown, input: FireInput): string {
 	const key = typeof given === 'number' && Number.isFinite(given) ? String(given) : typeof given === 'string' ? given.trim() : given;
-	if (key === undefined || key === null || key === '') return `${input.entityType}:${input.entityId}:${input.triggerId}`;
+	if (key === undefined || key === null || key === '') return fireName(input);
 	if (typeof key === 'string') return key;
 	const why =
 		'Fire Once Key must be text or a number that names the event, such as {{ $json.body.paymentId }}. Leave it empty to use entity type, entity ID and trigger code.';

@@ -37,6 +37,15 @@ interface EntityTypeRow {
 
 export const ENTITY: Record<EntityType, EntityTypeRow> = TABLE;
 
+/** One CRM record: what a fire, a search and a message name. */
+export interface RecordRef {
+	entityType: EntityType;
+	entityId: number;
+}
+
+/** A record as the run's searches and keys name it: "deal:5141". */
+export const recordKey = ({ entityType, entityId }: RecordRef) => `${entityType}:${entityId}`;
+
 export const ENTITY_TYPES = Object.keys(TABLE) as EntityType[];
 
 export const isEntityType = (value: unknown): value is EntityType =>

@@ -1,9 +1,10 @@
-import { stageFieldOf } from './entityTypes';
-import { notMovedError } from './errors';
-import type { FireInput } from './fireInput';
-import type { Item, StageChange } from './item';
-import { lookUp, recordKey } from './recordCheck';
-import type { Run } from './run';
+import { notMovedError } from '../../../errors';
+import { recordKey, stageFieldOf } from '../../../shared/entityTypes';
+import type { FireInput } from '../fireInput';
+import type { Item, StageChange } from '../item';
+import { lookUp } from '../records';
+import type { Run } from '../run';
+import { triesMemory } from '../triesMemory';
 
 // The read-back stage of Fire Trigger's run, for "Report Stage Change": Bitrix24 answers a fire
 // with success also when its automation moved nothing (the trigger not set on the record's
@@ -14,22 +15,11 @@ import type { Run } from './run';
 // changes nothing of what was fired: a read that fails makes the stage unknown, never a resend.
 
 /** What an earlier try of the run (Retry On Fail, an AI tool's retries) read of its fires: a fire recalled is not read again. */
-const memory = new WeakMap<object, Map<string, StageChange>>();
-
-function rememberedOf(tries: object) {
-	let remembered = memory.get(tries);
-	if (!remembered) {
-		remembered = new Map();
-		memory.set(tries, remembered);
-	}
-	return remembered;
-}
+const rememberedOf = triesMemory<StageChange>();
 
 /** Each fired record's stage after the fire, and whether it moved; with "Fail the Item", one that did not move fails, still fired. */
 export async function readStagesAfter(run: Run, items: Item[]): Promise<void> {
 	if (!run.options.reportStageChange || run.options.rehearse) return;
-	// A run that stops on a failure throws it: nothing to report, and no read to spend.
-	if (run.stopOnFailure && items.some(({ outcome }) => outcome?.error)) return;
 	const fired = items.filter((item) => item.outcome?.fired && stageFieldOf(item.outcome.fired.entityType));
 	if (!fired.length) return;
 	const remembered = rememberedOf(run.tries);

@@ -1,27 +1,27 @@
 import type { IDataObject } from 'n8n-workflow';
 
-import { asNodeError } from './errors';
-import { checkFireInput } from './fireInput';
-import { fireUnansweredOf, onceKeyOf } from './fireOnce';
-import { failed, type Item } from './item';
-import { fireKey } from './ledger';
-import type { Run } from './run';
+import { asNodeError } from '../../../errors';
+import { fireUnansweredOf, onceKeyOf } from '../fireOnce/store';
+import { checkFireInput } from '../fireInput';
+import { failed, type Item } from '../item';
+import { fireKey } from '../ledger';
+import type { Run } from '../run';
 
-// The check stage of Fire Trigger's run: each item's parameters read and checked before
-// anything is sent.
-
-/** Reads and checks every item before anything is sent; in "Stop" mode a bad item stops the run. */
-export function checkItems(run: Run): Item[] {
-	return run.itemIndices.map((itemIndex) => {
-		const raw = {
+/**
+ * The check stage: every item's parameters read and checked before anything is sent, its ledger
+ * key and its Fire Once Key made. In "Stop" mode the first bad item stops the node at once.
+ */
+export function checkInputs(run: Run, items: Item[]) {
+	for (const item of items) {
+		const { itemIndex } = item;
+		item.raw = {
 			entityType: run.parameter('entityType', itemIndex),
 			entityId: run.parameter('entityId', itemIndex, '', { extractValue: true }),
 			triggerId: run.parameter('triggerId', itemIndex, '', { extractValue: true }),
 		} as IDataObject;
-		const item: Item = { itemIndex, raw };
 		try {
 			const entityIdMode = run.parameter('entityId.mode', itemIndex, 'id') as string;
-			item.input = checkFireInput(run.node, itemIndex, { ...raw, entityIdMode });
+			item.input = checkFireInput(run.node, itemIndex, { ...item.raw, entityIdMode });
 			item.key = fireKey(run.node.name, itemIndex, item.input);
 			if (run.options.fireOnce) {
 				item.onceKey = onceKeyOf(run.node, itemIndex, run.parameter('options.fireOnceKey', itemIndex, ''), item.input);
@@ -31,7 +31,5 @@ export function checkItems(run: Run): Item[] {
 			if (run.stopOnFailure) throw asNodeError(run.node, itemIndex, error);
 			item.outcome = failed(error as Error);
 		}
-		return item;
-	});
+	}
 }
-
