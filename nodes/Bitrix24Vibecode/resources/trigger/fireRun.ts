@@ -3,7 +3,7 @@ import type { INodeExecutionData } from 'n8n-workflow';
 import { asNodeError } from '../../errors';
 import { DEFAULT_OPTIONS } from '../../shared/options';
 import { failed, type Item } from './item';
-import { answerMode, openRun, stopsHere, whileRunning, type Run, type RunSource } from './run';
+import { openRun, stopsHere, whileRunning, type Run, type RunSource } from './run';
 import { answer } from './stages/answer';
 import { checkInputs } from './stages/check';
 import { checkTriggerCodes } from './stages/checkCodes';
@@ -37,9 +37,10 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 		run = await openRun(source);
 	} catch (error) {
 		// A run that cannot open (options that cannot be used, no credential) fails every item, unsent.
-		const mode = { node: source.context.getNode(), ...answerMode(source.context), options: DEFAULT_OPTIONS };
-		if (mode.stopOnFailure) throw asNodeError(mode.node, source.itemIndices[0], error);
-		return answer(mode, source.itemIndices.map((itemIndex) => ({ itemIndex, raw: {}, outcome: failed(error as Error) })));
+		const node = source.context.getNode();
+		if (source.stopOnFailure) throw asNodeError(node, source.itemIndices[0], error);
+		const items = source.itemIndices.map((itemIndex) => ({ itemIndex, raw: {}, outcome: failed(error as Error) }));
+		return answer({ ...source, node, options: DEFAULT_OPTIONS }, items);
 	}
 	const items: Item[] = run.itemIndices.map((itemIndex) => ({ itemIndex, raw: {} }));
 	return await whileRunning(run, async () => {

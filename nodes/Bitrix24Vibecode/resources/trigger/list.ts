@@ -4,24 +4,24 @@ import { apiError, asNodeError, cancelledError } from '../../errors';
 import { TurnCancelled } from '../../transport/pacer';
 import { send } from '../../transport/request';
 import { insteadOfRequest } from './routing';
-import { answerMode, itemRunSource, openRun, whileRunning } from './run';
+import { itemRunSource, openRun, whileRunning } from './run';
 import { failedItem } from './stages/answer';
 import { TRIGGER_LIST } from './triggerList';
 
 /** The request n8n built from the routing below, sent under the key's pace; one item per trigger. */
 async function listTriggers(this: IExecuteSingleFunctions, request: IHttpRequestOptions): Promise<INodeExecutionData[]> {
 	const itemIndex = this.getItemIndex();
+	const source = itemRunSource(this);
 	try {
-		const run = await openRun(itemRunSource(this));
+		const run = await openRun(source);
 		const sent = await whileRunning(run, async () => await send.call(this, run.reads.paced, request, run.reads.policy));
 		if (sent.failure) throw apiError(this.getNode(), itemIndex, sent.failure, 'list');
 		const triggers = Array.isArray(sent.body.data) ? (sent.body.data as IDataObject[]) : [];
 		return triggers.map((json) => ({ json, pairedItem: { item: itemIndex } }));
 	} catch (caught) {
 		const error = caught instanceof TurnCancelled ? cancelledError(this.getNode(), itemIndex) : asNodeError(this.getNode(), itemIndex, caught);
-		const { asTool, stopOnFailure } = answerMode(this);
-		if (stopOnFailure) throw error;
-		return [failedItem(itemIndex, error, { asTool, fields: {} })];
+		if (source.stopOnFailure) throw error;
+		return [failedItem(itemIndex, error, { asTool: source.asTool, fields: {} })];
 	}
 }
 

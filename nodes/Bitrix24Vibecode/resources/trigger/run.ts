@@ -29,6 +29,10 @@ export interface RunSource {
 	parameter(name: string, itemIndex: number, fallback?: unknown, options?: IGetNodeParameterOptions): unknown;
 	/** What n8n hands every try of this run (Retry On Fail, an AI tool's retries): the at-most-once scope. */
 	tries: object;
+	/** The node runs as an AI agent's tool (n8n serves it as `…Tool`): a failure answers the model. */
+	asTool: boolean;
+	/** "On Error: Stop" (not as a tool): the first final failure ends the run and drops what is not sent yet. */
+	stopOnFailure: boolean;
 }
 
 /** How the run's requests of one kind go: where they wait for the key's pace, and what they are resent after. */
@@ -48,10 +52,6 @@ export interface Run extends RunSource {
 	fires: Sending;
 	/** The checks' reads: the same turns, without the stop, since a check that cannot read stops nothing. */
 	reads: Sending;
-	/** "On Error: Stop" (not as a tool): the first final failure ends the run and drops what is not sent yet. */
-	stopOnFailure: boolean;
-	/** The node runs as an AI agent's tool (n8n serves it as `…Tool`): a failure answers the model. */
-	asTool: boolean;
 	signal?: AbortSignal;
 	/** The run was stopped (On Error: Stop, or the execution was cancelled): nothing more is sent. */
 	stopped: boolean;
@@ -62,7 +62,7 @@ export interface Run extends RunSource {
 }
 
 /** How a run answers a failure: as an AI tool, to the model; otherwise by On Error. */
-export function answerMode(context: RunSource['context']) {
+function answerMode(context: RunSource['context']) {
 	const asTool = context.getNode().type.endsWith('Tool');
 	return { asTool, stopOnFailure: !asTool && !context.continueOnFail() };
 }
@@ -80,12 +80,11 @@ export async function openRun(source: RunSource): Promise<Run> {
 	const first = source.itemIndices[0] ?? 0;
 	const options = readOptions(node, first, parameter('options', first, {}));
 	const credentials = await context.getCredentials(CREDENTIAL_TYPE);
-	const mode = answerMode(context);
-	const run = { ...source, node, credentials, options, ...mode, signal: context.getExecutionCancelSignal(), stopped: false } as Run;
+	const run = { ...source, node, credentials, options, signal: context.getExecutionCancelSignal(), stopped: false } as Run;
 	run.defaults = requestDefaultsOf(parameter('requestOptions', first, {}) as IDataObject, credentials);
 	// The run itself is whose turns they are: stopping it drops them all.
 	const turn = { pacer: pacerOf(credentials), turn: turnOf(options, run) };
-	run.fires = { paced: { ...turn, onFinalFailure: mode.stopOnFailure ? () => stopRun(run) : undefined }, policy: retryPolicy(options, { write: true }) };
+	run.fires = { paced: { ...turn, onFinalFailure: source.stopOnFailure ? () => stopRun(run) : undefined }, policy: retryPolicy(options, { write: true }) };
 	run.reads = { paced: turn, policy: retryPolicy(options, { write: false }) };
 	return run;
 }
@@ -119,6 +118,7 @@ export function nodeRunSource(context: IExecuteFunctions): RunSource {
 		itemIndices: context.getInputData().map((_, itemIndex) => itemIndex),
 		parameter: (name, itemIndex, fallback, options) => context.getNodeParameter(name, itemIndex, fallback, options),
 		tries: context.getExecuteData(),
+		...answerMode(context),
 	};
 }
 
@@ -134,5 +134,6 @@ export function itemRunSource(context: IExecuteSingleFunctions): RunSource {
 		itemIndices: [context.getItemIndex()],
 		parameter: (name, _itemIndex, fallback, options) => context.getNodeParameter(name, fallback, options),
 		tries: Object.keys(toolCall).length > 0 ? toolCall : context.getInputData().json,
+		...answerMode(context),
 	};
 }
