@@ -110,43 +110,32 @@ function explain(failure: Failure, operation: Operation): Explanation {
 export function apiError(node: INode, itemIndex: number, failure: Failure, operation: Operation): NodeApiError {
 	const { message, hint } = explain(failure, operation);
 	const said = [failure.apiMessage, failure.userMessage].filter(Boolean).join(' — ');
-	const description = [
-		hint,
-		failure.hint && `Vibecode's hint: ${failure.hint}`,
-		said && `Vibecode said: "${said}"`,
-	]
-		.filter(Boolean)
-		.join(' ');
+	const description = [hint, failure.hint && `Vibecode's hint: ${failure.hint}`, said && `Vibecode said: "${said}"`].filter(Boolean).join(' ');
 	// Built from known fields only: the raw HTTP error holds the request and its secret headers.
 	// The hint is the node's own: the gateway's "Retry later" on a 502 could run a fire twice,
 	// and the description quotes it anyway.
 	const response: JsonObject = { code: failure.code, httpCode: failure.httpCode, hint };
 	if (failure.apiMessage) response.message = failure.apiMessage;
 	if (failure.userMessage) response.userMessage = failure.userMessage;
-	return new NodeApiError(node, response, {
-		message,
-		description,
-		httpCode: failure.httpCode,
-		itemIndex,
-	});
+	return new NodeApiError(node, response, { message, description, httpCode: failure.httpCode, itemIndex });
+}
+
+/** One of the node's own errors, for an item; a `code` for IF nodes and agents, as the API's errors have. */
+function itemError(node: INode, itemIndex: number, message: string, description: string, code?: string) {
+	const error = new NodeOperationError(node, message, { itemIndex, description });
+	if (code) error.context.code = code;
+	return error;
 }
 
 /** An input value the node cannot send; nothing was sent for the item. */
 export function invalidValue(node: INode, itemIndex: number, at: { field: string; value: unknown; why: string }) {
-	return new NodeOperationError(node, `Invalid ${at.field} "${shown(at.value)}" in item ${itemIndex}`, {
-		itemIndex,
-		description: at.why,
-	});
+	return itemError(node, itemIndex, `Invalid ${at.field} "${shown(at.value)}" in item ${itemIndex}`, at.why);
 }
 
 /** An item whose record does not exist in Bitrix24: nothing was sent for it. */
 export function missingRecordError(node: INode, itemIndex: number, record: RecordRef) {
 	const label = ENTITY[record.entityType].label;
-	const error = new NodeOperationError(node, `${label} ${record.entityId} does not exist in Bitrix24 (item ${itemIndex})`, {
-		itemIndex,
-		description: `Nothing was sent for this item. Bitrix24 accepts a fire for a record that does not exist and runs no automation, so the node looked the record up first and did not find it. Check the ID (the number in the record's link) and the Entity Type: a record deleted in Bitrix24 cannot be fired. To fire without the check, turn off the option "Check Records Exist".`,
-	});
-	return withCode(error, 'RECORD_NOT_FOUND');
+	return itemError(node, itemIndex, `${label} ${record.entityId} does not exist in Bitrix24 (item ${itemIndex})`, `Nothing was sent for this item. Bitrix24 accepts a fire for a record that does not exist and runs no automation, so the node looked the record up first and did not find it. Check the ID (the number in the record's link) and the Entity Type: a record deleted in Bitrix24 cannot be fired. To fire without the check, turn off the option "Check Records Exist".`, 'RECORD_NOT_FOUND');
 }
 
 /** What a stage report says of a record: "Deal 5143". */
@@ -169,11 +158,7 @@ export function stageNote(record: RecordRef, stage: { before: string | null; aft
 
 /** "When the Record Did Not Move" → "Fail the Item": the record was fired, and did not move. */
 export function notMovedError(node: INode, itemIndex: number, record: RecordRef, stage: string) {
-	const error = new NodeOperationError(node, `${recordName(record)} did not move (item ${itemIndex})`, {
-		itemIndex,
-		description: `${notMovedWhy(record, stage)} The trigger was fired, so the item is not sent again (on a retry, or by "Fire Once Across Executions", which remembers it as fired).`,
-	});
-	return withCode(error, 'RECORD_NOT_MOVED');
+	return itemError(node, itemIndex, `${recordName(record)} did not move (item ${itemIndex})`, `${notMovedWhy(record, stage)} The trigger was fired, so the item is not sent again (on a retry, or by "Fire Once Across Executions", which remembers it as fired).`, 'RECORD_NOT_MOVED');
 }
 
 /** Why an item was not fired under "Fire Once Across Executions"; it is not a failure. */
@@ -190,52 +175,29 @@ export const FIRE_UNANSWERED_OPTION = '"Fire Once Keys Left Unanswered" → "Fir
  */
 export function fireOnceUnansweredError(node: INode, itemIndex: number, at: { key: string; input?: RecordRef }) {
 	const record = at.input ? `${ENTITY[at.input.entityType].label} ${at.input.entityId}` : 'the record';
-	const error = new NodeOperationError(node, `Fire Once Key "${shown(at.key)}" may already have fired (item ${itemIndex})`, {
-		itemIndex,
-		description: `This item was not sent. Another execution of this node claimed this key and never recorded Bitrix24's answer: n8n stopped in the middle of that execution (a crash, a restart, a deploy), or that execution is still running. Its fire may or may not have reached Bitrix24. Check ${record} in Bitrix24: if its automation ran, nothing is left to do. If it did not, run this item again with the option ${FIRE_UNANSWERED_OPTION}, then set the option back.`,
-	});
-	return withCode(error, 'FIRE_ONCE_UNANSWERED');
+	return itemError(node, itemIndex, `Fire Once Key "${shown(at.key)}" may already have fired (item ${itemIndex})`, `This item was not sent. Another execution of this node claimed this key and never recorded Bitrix24's answer: n8n stopped in the middle of that execution (a crash, a restart, a deploy), or that execution is still running. Its fire may or may not have reached Bitrix24. Check ${record} in Bitrix24: if its automation ran, nothing is left to do. If it did not, run this item again with the option ${FIRE_UNANSWERED_OPTION}, then set the option back.`, 'FIRE_ONCE_UNANSWERED');
 }
 
 /** Fire Once was asked for where n8n gives the node no deduplication store: nothing is sent. */
 export const fireOnceUnavailableError = (node: INode, itemIndex: number) =>
-	new NodeOperationError(node, `"Fire Once Across Executions" is not available here (item ${itemIndex})`, {
-		itemIndex,
-		description:
-			'Nothing was fired. n8n gives a node the record of what it fired only when it runs as a workflow step or as a tool of AI Agent 3 and newer; AI Agent 2.2 and older call their tools without it. Use a newer AI Agent version, or turn the option off.',
-	});
+	itemError(node, itemIndex, `"Fire Once Across Executions" is not available here (item ${itemIndex})`, 'Nothing was fired. n8n gives a node the record of what it fired only when it runs as a workflow step or as a tool of AI Agent 3 and newer; AI Agent 2.2 and older call their tools without it. Use a newer AI Agent version, or turn the option off.');
 
 /** n8n's deduplication store could not be read or written before the fire: nothing is sent. */
 export const fireOnceStoreError = (node: INode, itemIndex: number, cause: unknown) =>
-	new NodeOperationError(node, `Could not check "Fire Once Across Executions" in n8n's database (item ${itemIndex})`, {
-		itemIndex,
-		description: `Nothing was fired, so the item is safe to run again. n8n said: "${shown((cause as Error)?.message ?? cause)}"`,
-	});
+	itemError(node, itemIndex, `Could not check "Fire Once Across Executions" in n8n's database (item ${itemIndex})`, `Nothing was fired, so the item is safe to run again. n8n said: "${shown((cause as Error)?.message ?? cause)}"`);
 
 /** The store answered, but other processes' writes kept erasing the item's key: nothing is sent. */
 export const fireOnceUnconfirmedError = (node: INode, itemIndex: number) =>
-	new NodeOperationError(node, `Could not record the Fire Once Key in n8n's database (item ${itemIndex})`, {
-		itemIndex,
-		description: `Nothing was fired, so the item is safe to run again. Other n8n processes (queue-mode workers) kept overwriting this node's record of fired keys at the same moment; run the item again a little later. If that run reports its key as "may already have fired", it was not fired here: run it with the option ${FIRE_UNANSWERED_OPTION}.`,
-	});
+	itemError(node, itemIndex, `Could not record the Fire Once Key in n8n's database (item ${itemIndex})`, `Nothing was fired, so the item is safe to run again. Other n8n processes (queue-mode workers) kept overwriting this node's record of fired keys at the same moment; run the item again a little later. If that run reports its key as "may already have fired", it was not fired here: run it with the option ${FIRE_UNANSWERED_OPTION}.`);
 
 export const cancelledError = (node: INode, itemIndex: number) =>
-	new NodeOperationError(node, 'Not sent: the execution was cancelled', {
-		itemIndex,
-		description: 'The run was stopped before this item was due, so nothing was sent for it.',
-	});
+	itemError(node, itemIndex, 'Not sent: the execution was cancelled', 'The run was stopped before this item was due, so nothing was sent for it.');
 
 /** Only n8n's errors leave the node (what n8n's RoutingNode does with its own). */
 export const asNodeError = (node: INode, itemIndex: number, error: unknown) =>
 	error instanceof NodeApiError || error instanceof NodeOperationError
 		? error
 		: new NodeOperationError(node, error as Error, { itemIndex });
-
-/** Gives one of the node's own errors a code for IF nodes and agents, as the API's errors have. */
-export function withCode<T extends NodeOperationError>(error: T, code: string): T {
-	error.context.code = code;
-	return error;
-}
 
 /** "Registered trigger codes, closest first: …": what the application could have meant. */
 export function closestCodesText(code: string, registered: Registered[]): string {
@@ -249,7 +211,4 @@ export function closestCodesText(code: string, registered: Registered[]): string
 
 /** A code the application did not register (their list was read just now): nothing was sent. */
 export const unknownTriggerError = (node: INode, itemIndex: number, code: string, registered: Registered[]) =>
-	new NodeOperationError(node, `Unknown Trigger "${shown(code)}" in item ${itemIndex}`, {
-		itemIndex,
-		description: `The trigger code is not one of this application's triggers (their list was read just now), so it was not sent: Bitrix24 refuses a code the application did not register. ${closestCodesText(code, registered)}`,
-	});
+	itemError(node, itemIndex, `Unknown Trigger "${shown(code)}" in item ${itemIndex}`, `The trigger code is not one of this application's triggers (their list was read just now), so it was not sent: Bitrix24 refuses a code the application did not register. ${closestCodesText(code, registered)}`);
