@@ -132,6 +132,16 @@ export function invalidValue(node: INode, itemIndex: number, at: { field: string
 	return itemError(node, itemIndex, `Invalid ${at.field} "${shown(at.value)}" in item ${itemIndex}`, at.why);
 }
 
+/** The record list's Entity Type (the editor's value, before the node is saved) is not one it can list. */
+export function listEntityTypeError(node: INode, value: unknown) {
+	if (typeof value === 'string' && value.startsWith('=')) {
+		return new NodeOperationError(node, 'Entity Type is an expression, so there is no list to show', {
+			description: `The record list needs a fixed Entity Type: choose ${ENTITY_LABELS_TEXT}, or switch Entity ID to "By ID" and give the ID there.`,
+		});
+	}
+	return new NodeOperationError(node, `Unknown Entity Type "${String(value)}"`, { description: `Choose one of: ${ENTITY_LABELS_TEXT.replace(' or ', ', ')}.` });
+}
+
 /** An item whose record does not exist in Bitrix24: nothing was sent for it. */
 export function missingRecordError(node: INode, itemIndex: number, record: RecordRef) {
 	const label = ENTITY[record.entityType].label;

@@ -5,9 +5,9 @@ import type {
 	INodeListSearchItems,
 	INodeListSearchResult,
 } from 'n8n-workflow';
-import { NodeOperationError } from 'n8n-workflow';
 
-import { ENTITY, ENTITY_LABELS_TEXT, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../shared/entityTypes';
+import { listEntityTypeError } from '../errors';
+import { ENTITY, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../shared/entityTypes';
 import { CREDENTIAL_TYPE, credentialId } from '../transport/request';
 import { readForList } from './read';
 
@@ -70,16 +70,9 @@ async function portalDomain(
 function chosenEntityType(this: ILoadOptionsFunctions): EntityType {
 	// The editor's current value: follows a change of Entity Type before the node is saved.
 	const value = this.getCurrentNodeParameter('entityType') ?? 'deal';
-	if (typeof value === 'string' && value.startsWith('=')) {
-		throw new NodeOperationError(this.getNode(), 'Entity Type is an expression, so there is no list to show', {
-			description: `The record list needs a fixed Entity Type: choose ${ENTITY_LABELS_TEXT}, or switch Entity ID to "By ID" and give the ID there.`,
-		});
-	}
-	const normalized = typeof value === 'string' ? value.trim().toLowerCase() : value;
+	const normalized = typeof value === 'string' && !value.startsWith('=') ? value.trim().toLowerCase() : undefined;
 	if (isEntityType(normalized)) return normalized;
-	throw new NodeOperationError(this.getNode(), `Unknown Entity Type "${String(value)}"`, {
-		description: `Choose one of: ${ENTITY_LABELS_TEXT.replace(' or ', ', ')}.`,
-	});
+	throw listEntityTypeError(this.getNode(), value);
 }
 
 function offsetOf(paginationToken: string | undefined): number {
