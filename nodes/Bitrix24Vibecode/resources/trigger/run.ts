@@ -14,7 +14,6 @@ import { readOptions, type Options } from '../../shared/options';
 import { requestDefaultsOf } from '../../transport/defaults';
 import { retryPolicy, turnOf } from '../../transport/policy';
 import { CREDENTIAL_TYPE, pacerOf, type Paced, type RetryPolicy } from '../../transport/request';
-import type { Claims } from './fireOnce/claiming';
 import { cancelled, unsettled, type Item } from './item';
 
 /**
@@ -39,6 +38,16 @@ export interface RunSource {
 export interface Sending {
 	paced: Paced;
 	policy: RetryPolicy;
+}
+
+/** Fire Once Across Executions: the run's claims of its items' keys in n8n's store (./fireOnce/claiming.ts). */
+export interface Claims {
+	/** Claims the item's key in its turn: true when the item is to be fired; otherwise the item has its outcome. */
+	take(item: Item): Promise<boolean>;
+	/** The item's fire has its outcome: it is recorded with others' in one write. */
+	answered(item: Item): void;
+	/** Once every item is answered: the last outcomes recorded. */
+	close(): Promise<void>;
 }
 
 /** What the items of one node run (or one tool call) share: the run's state, opened once. */

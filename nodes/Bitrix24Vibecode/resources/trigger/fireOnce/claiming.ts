@@ -1,7 +1,7 @@
 import { fireOnceStoreError, fireOnceUnansweredError, fireOnceUnconfirmedError, SKIPPED_EARLIER } from '../../../errors';
 import { systemClock } from '../../../transport/clock';
 import { cancelled, failed, neverReached, type Item, type Outcome } from '../item';
-import type { Run } from '../run';
+import type { Claims, Run } from '../run';
 import { Recorder } from './recording';
 import { keyState, lookAndRecord, lookWaitMs, pendingOf, type OnceStore } from './store';
 
@@ -24,15 +24,6 @@ interface Attempt {
 	/** Marks this attempt's claim: a new one each time the item looks again. */
 	mark: string;
 	done(verdict: Verdict): void;
-}
-
-export interface Claims {
-	/** Claims the item's key in its turn: true when the item is to be fired; otherwise the item has its outcome. */
-	take(item: Item): Promise<boolean>;
-	/** The item's fire has its outcome: it is recorded with others' in one write. */
-	answered(item: Item): void;
-	/** Once every item is answered: the last outcomes recorded. */
-	close(): Promise<void>;
 }
 
 export class ClaimWindow implements Claims {
