@@ -1,8 +1,8 @@
 import type { IDataObject } from 'n8n-workflow';
 
+import { readItemOption } from '../../shared/options';
 import { asNodeError } from './errors';
 import { checkFireInput } from './fireInput';
-import { fireUnansweredOf, onceKeyOf } from './fireOnce';
 import { failed, type Item } from './item';
 import { fireKey } from './ledger';
 import type { Run } from './run';
@@ -24,8 +24,8 @@ export function checkItems(run: Run): Item[] {
 			item.input = checkFireInput(run.node, itemIndex, { ...raw, entityIdMode });
 			item.key = fireKey(run.node.name, itemIndex, item.input);
 			if (run.options.fireOnce) {
-				item.onceKey = onceKeyOf(run.node, itemIndex, run.parameter('options.fireOnceKey', itemIndex, ''), item.input);
-				item.fireUnanswered = fireUnansweredOf(run.node, itemIndex, run.parameter('options.fireOnceUnanswered', itemIndex, 'report'));
+				item.onceKey = readItemOption(run, itemIndex, 'fireOnceKey') || `${item.input.entityType}:${item.input.entityId}:${item.input.triggerId}`;
+				item.fireUnanswered = readItemOption(run, itemIndex, 'fireOnceUnanswered') === 'fire';
 			}
 		} catch (error) {
 			if (run.stopOnFailure) throw asNodeError(run.node, itemIndex, error);
