@@ -27,7 +27,7 @@ type Spec = Field & {
 type Value<S> = S extends { type: 'boolean' } ? boolean : S extends { type: 'number' } ? number : S extends { options: Array<{ value: infer V }> } ? V : string;
 type ItemRule<S> = S extends { read: 'item' } ? { rule(given: unknown): Value<S> | undefined; why: string } : unknown;
 
-/** The table, type-checked: each default, and each per-item rule's value, of its field's type. */
+/** The table, type-checked: each default, and each per-item rule's value, of its field's type (not one of the choices: "not assignable to never"). */
 const table = <const T extends Spec[]>(specs: T & { [K in keyof T]: { default: Value<T[K]> } & ItemRule<T[K]> }): T => specs;
 
 const OPTIONS = table([
@@ -274,7 +274,9 @@ function checked(node: INode, itemIndex: number, spec: Spec, given: unknown) {
 export function readOptions(node: INode, itemIndex: number, raw: unknown): Options {
 	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
 	const options = { ...DEFAULT_OPTIONS };
-	for (const spec of perRun) if (spec.name in given) Object.assign(options, { [spec.name]: checked(node, itemIndex, spec, given[spec.name]) });
+	for (const spec of perRun) {
+		if (spec.name in given) Object.assign(options, { [spec.name]: checked(node, itemIndex, spec, given[spec.name]) });
+	}
 	return options;
 }
 
