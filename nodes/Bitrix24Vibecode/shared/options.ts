@@ -68,11 +68,9 @@ const OPTIONS = table([
 		description:
 			'With "Fire Once Across Executions": what makes two items the same event, per item, such as a payment ID. Empty: entity type, entity ID and trigger code, so this node fires a record\'s trigger once.',
 		read: 'item',
-		// Empty: the record's key, entity type, ID and trigger code (check.ts).
-		rule(given) {
-			const key = typeof given === 'number' && Number.isFinite(given) ? String(given) : typeof given === 'string' ? given.trim() : given;
-			return typeof key === 'string' ? key : key === undefined || key === null ? '' : undefined;
-		},
+		// Text (trimmed) or a number; nothing or blank gives '', and check.ts uses the record's key.
+		rule: (given) =>
+			typeof given === 'string' ? given.trim() : typeof given === 'number' && Number.isFinite(given) ? String(given) : given === undefined || given === null ? '' : undefined,
 		why: 'Fire Once Key must be text or a number that names the event, such as {{ $json.body.paymentId }}. Leave it empty to use entity type, entity ID and trigger code.',
 	},
 	{
@@ -80,16 +78,8 @@ const OPTIONS = table([
 		name: 'fireOnceUnanswered',
 		type: 'options',
 		options: [
-			{
-				name: 'Report as May Have Fired',
-				value: 'report',
-				description: 'Do not send the item; it goes to the error output with code FIRE_ONCE_UNANSWERED',
-			},
-			{
-				name: 'Fire (I Checked the Records)',
-				value: 'fire',
-				description: 'Fire the item: only after checking in Bitrix24 that its automation did not run',
-			},
+			{ name: 'Report as May Have Fired', value: 'report', description: 'Do not send the item; it goes to the error output with code FIRE_ONCE_UNANSWERED' },
+			{ name: 'Fire (I Checked the Records)', value: 'fire', description: 'Fire the item: only after checking in Bitrix24 that its automation did not run' },
 		],
 		default: 'report',
 		displayOptions: { show: { '/operation': ['fire'] } },
@@ -178,16 +168,8 @@ const OPTIONS = table([
 		name: 'whenNotMoved',
 		type: 'options',
 		options: [
-			{
-				name: 'Report It',
-				value: 'report',
-				description: 'The item is a success (it was fired) and says that the record did not move, and why that may be',
-			},
-			{
-				name: 'Fail the Item',
-				value: 'fail',
-				description: 'The item goes to the error output, or stops the run, per On Error; it was fired and is never sent again',
-			},
+			{ name: 'Report It', value: 'report', description: 'The item is a success (it was fired) and says that the record did not move, and why that may be' },
+			{ name: 'Fail the Item', value: 'fail', description: 'The item goes to the error output, or stops the run, per On Error; it was fired and is never sent again' },
 		],
 		default: 'report',
 		displayOptions: { show: { '/operation': ['fire'] } },
@@ -233,15 +215,12 @@ function toNumber(value: unknown): number | undefined {
 	return Number(value.trim());
 }
 
-function toBoolean(value: unknown): boolean | undefined {
-	if (typeof value === 'boolean') return value;
-	const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
-	return text === 'true' ? true : text === 'false' ? false : undefined;
-}
-
 /** The rule of an option without its own: its field's type, range or choices. */
 function fieldRule(field: Field, value: unknown): { value?: number | boolean | string; rule: string } {
-	if (field.type === 'boolean') return { value: toBoolean(value), rule: 'true or false' };
+	if (field.type === 'boolean') {
+		const text = typeof value === 'string' ? value.trim().toLowerCase() : value;
+		return { value: text === true || text === 'true' ? true : text === false || text === 'false' ? false : undefined, rule: 'true or false' };
+	}
 	if (field.type === 'string') return { value: typeof value === 'string' ? value : undefined, rule: 'text' };
 	if (field.type === 'options') {
 		const text = typeof value === 'string' ? value.trim() : value;
@@ -259,10 +238,10 @@ function fieldRule(field: Field, value: unknown): { value?: number | boolean | s
 function checked(node: INode, itemIndex: number, spec: Spec, given: unknown) {
 	const { value, rule } = spec.rule ? { value: spec.rule(given), rule: '' } : fieldRule(spec, given);
 	if (value !== undefined) return value;
-	const gaveNothing = given === undefined || given === null || given === '';
-	const fix = gaveNothing
-		? 'Its expression gave nothing: check the field it reads, or remove the option to use the default.'
-		: 'If it is set by an expression, make the expression give such a value.';
+	const fix =
+		given === undefined || given === null || given === ''
+			? 'Its expression gave nothing: check the field it reads, or remove the option to use the default.'
+			: 'If it is set by an expression, make the expression give such a value.';
 	const why = spec.why ?? `The option "${spec.displayName}" must be ${rule}. ${fix}`;
 	throw invalidValue(node, itemIndex, { field: spec.displayName, value: given, why });
 }
@@ -274,9 +253,7 @@ function checked(node: INode, itemIndex: number, spec: Spec, given: unknown) {
 export function readOptions(node: INode, itemIndex: number, raw: unknown): Options {
 	const given = (raw && typeof raw === 'object' ? raw : {}) as IDataObject;
 	const options = { ...DEFAULT_OPTIONS };
-	for (const spec of perRun) {
-		if (spec.name in given) Object.assign(options, { [spec.name]: checked(node, itemIndex, spec, given[spec.name]) });
-	}
+	for (const spec of perRun) if (spec.name in given) Object.assign(options, { [spec.name]: checked(node, itemIndex, spec, given[spec.name]) });
 	return options;
 }
 
