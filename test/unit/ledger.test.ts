@@ -1,13 +1,14 @@
 import type { Failure } from '../../nodes/Bitrix24Vibecode/transport/failure';
 import type { Sent } from '../../nodes/Bitrix24Vibecode/transport/request';
 import { atMostOnce, fireKey, recall } from '../../nodes/Bitrix24Vibecode/resources/trigger/ledger';
+import type { FireInput } from '../../nodes/Bitrix24Vibecode/resources/trigger/fireInput';
 import { settle } from './support';
 
 // Oracle: the README's "n8n's Retry On Fail is safe to turn on": for a run and all its tries, a
 // fire that succeeded is answered again without being sent, a fire that may have reached
 // Bitrix24 keeps its error, and only fires that never reached Bitrix24 are sent again.
 
-const FIRE = { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' };
+const FIRE: FireInput = { entityType: 'deal', entityId: 5141, triggerId: 'payment_received' };
 const KEY = fireKey('Bitrix24 Vibecode', 0, FIRE);
 
 const firedOk: Sent = { body: { success: true, data: true } };
@@ -146,7 +147,7 @@ describe('fireKey', () => {
 		expect(fireKey('Bitrix24 Vibecode', 2, { ...FIRE })).toBe(fireKey('Bitrix24 Vibecode', 2, { ...FIRE }));
 	});
 
-	test.each<[string, string, number, Record<string, unknown>]>([
+	test.each<[string, string, number, FireInput]>([
 		['another node', 'Fire payment', 0, FIRE],
 		['another item', 'Bitrix24 Vibecode', 1, FIRE],
 		['another entity type', 'Bitrix24 Vibecode', 0, { ...FIRE, entityType: 'lead' }],
@@ -161,7 +162,7 @@ describe('fireKey', () => {
 		let count = 0;
 		for (const node of ['A', 'B', 'A 1', '1']) {
 			for (const itemIndex of [0, 1, 10, 11]) {
-				for (const entityType of ['deal', 'lead']) {
+				for (const entityType of ['deal', 'lead'] as const) {
 					for (const entityId of [1, 11, 111]) {
 						for (const triggerId of ['a', 'a1', '1']) {
 							keys.add(fireKey(node, itemIndex, { entityType, entityId, triggerId }));

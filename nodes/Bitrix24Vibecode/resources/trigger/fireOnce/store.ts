@@ -1,8 +1,6 @@
-import type { DeduplicationHelperFunctions, ICheckProcessedOptions, INode } from 'n8n-workflow';
+import type { DeduplicationHelperFunctions, ICheckProcessedOptions } from 'n8n-workflow';
 
-import { invalidValue } from '../../../errors';
 import { systemClock } from '../../../transport/clock';
-import { fireName, type FireInput } from '../fireInput';
 import type { Run } from '../run';
 
 // Fire Once Across Executions keeps its record in n8n's deduplication store, the one Remove
@@ -136,21 +134,4 @@ export function logStoreFailure(once: OnceStore, error: unknown) {
 	once.run.context.logger?.warn(
 		`Fire Once Across Executions, node "${once.run.node.name}": n8n's deduplication store failed to record an outcome: ${(error as Error).message}`,
 	);
-}
-
-/** An item's key: the option's value, or entity type, ID and trigger code when it is empty. */
-export function onceKeyOf(node: INode, itemIndex: number, given: unknown, input: FireInput): string {
-	const key = typeof given === 'number' && Number.isFinite(given) ? String(given) : typeof given === 'string' ? given.trim() : given;
-	if (key === undefined || key === null || key === '') return fireName(input);
-	if (typeof key === 'string') return key;
-	const why =
-		'Fire Once Key must be text or a number that names the event, such as {{ $json.body.paymentId }}. Leave it empty to use entity type, entity ID and trigger code.';
-	throw invalidValue(node, itemIndex, { field: 'Fire Once Key', value: given, why });
-}
-
-/** "Fire Once Keys Left Unanswered", per item: a person decides item by item, after checking the records. */
-export function fireUnansweredOf(node: INode, itemIndex: number, given: unknown): boolean {
-	if (given === 'report' || given === 'fire') return given === 'fire';
-	const why = 'Fire Once Keys Left Unanswered must be "report" (Report as May Have Fired) or "fire" (Fire, I Checked the Records).';
-	throw invalidValue(node, itemIndex, { field: 'Fire Once Keys Left Unanswered', value: given, why });
 }

@@ -1,8 +1,8 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { asNodeError } from '../../../errors';
-import { fireUnansweredOf, onceKeyOf } from '../fireOnce/store';
-import { checkFireInput } from '../fireInput';
+import { readItemOption } from '../../../shared/options';
+import { checkFireInput, fireName } from '../fireInput';
 import { failed, type Item } from '../item';
 import { fireKey } from '../ledger';
 import type { Run } from '../run';
@@ -24,8 +24,8 @@ export function checkInputs(run: Run, items: Item[]) {
 			item.input = checkFireInput(run.node, itemIndex, { ...item.raw, entityIdMode });
 			item.key = fireKey(run.node.name, itemIndex, item.input);
 			if (run.options.fireOnce) {
-				item.onceKey = onceKeyOf(run.node, itemIndex, run.parameter('options.fireOnceKey', itemIndex, ''), item.input);
-				item.fireUnanswered = fireUnansweredOf(run.node, itemIndex, run.parameter('options.fireOnceUnanswered', itemIndex, 'report'));
+				item.onceKey = readItemOption(run, itemIndex, 'fireOnceKey') || fireName(item.input);
+				item.fireUnanswered = readItemOption(run, itemIndex, 'fireOnceUnanswered') === 'fire';
 			}
 		} catch (error) {
 			if (run.stopOnFailure) throw asNodeError(run.node, itemIndex, error);
