@@ -4,6 +4,7 @@ import { NodeOperationError } from 'n8n-workflow';
 import { shown } from '../../shared/shown';
 import { systemClock } from '../../transport/clock';
 import type { Failure } from '../../transport/failure';
+import { ProcessCache } from '../../transport/processCache';
 import { credentialId } from '../../transport/request';
 import { apiError } from './errors';
 import type { FireInput } from './fireInput';
@@ -39,9 +40,8 @@ export type TriggerList =
 
 /** How long a list read is trusted: a trigger registered since is found by the read on a miss. */
 const REMEMBER_MS = 60_000;
-const MAX_REMEMBERED = 1000;
 /** Lists read lately, by credential (key and session): at steady state a run reads none. */
-const remembered = new Map<string, { at: number; registered: Registered[] }>();
+const remembered = new ProcessCache<string, { at: number; registered: Registered[] }>();
 
 
 /** Drops the credential's remembered list: Bitrix24 refused a code it had. */
@@ -65,7 +65,6 @@ export async function triggerList(run: Run, { fresh }: { fresh: boolean }): Prom
 	const registered = (data as IDataObject[])
 		.filter((t) => t && (typeof t.CODE === 'string' || typeof t.CODE === 'number'))
 		.map((t) => ({ code: String(t.CODE), name: typeof t.NAME === 'string' ? t.NAME : '' }));
-	if (remembered.size >= MAX_REMEMBERED) remembered.clear();
 	remembered.set(id, { at: systemClock.now(), registered });
 	return { registered, remembered: false };
 }
