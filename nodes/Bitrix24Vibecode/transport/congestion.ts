@@ -12,16 +12,6 @@ const SLOW_EXTRA_MS = 2000;
 const LATENCY_SAMPLES = 20;
 const LATENCY_MIN_SAMPLES = 5;
 
-/** What an answer tells of the portal's health. */
-export interface Health {
-	/** How long the answer took. */
-	latencyMs: number;
-	/** What was asked (the request's path): each kind of request is slow or fast in its own way. */
-	kind: string;
-	/** The portal or the gateway is struggling: 502, 503, 504, a timeout. */
-	overloaded: boolean;
-}
-
 /**
  * How much of the key's rate the portal behind it takes now. A portal or gateway that struggles
  * (502, 503, 504, answers slowing sharply) halves the rate and the requests in flight, which then
@@ -41,17 +31,18 @@ export class Congestion {
 	private readonly latency = new Map<string, number[]>();
 
 	/**
-	 * Learns from an answer at `now`, the key's rate being `perSecond`. Returns how long nobody
-	 * should start after a cut, to let the portal drain; undefined when it made no cut.
+	 * Learns from an answer (the pacer's Answer) at `now`, the key's rate being `perSecond`. Returns
+	 * how long nobody should start after a cut, to let the portal drain; undefined: no cut.
 	 */
-	observe(health: Health, now: number, perSecond: number): number | undefined {
-		const recent = this.latency.get(health.kind) ?? [];
-		this.latency.set(health.kind, recent);
+	observe(answer: { startedAt: number; kind: string; overloaded: boolean }, now: number, perSecond: number): number | undefined {
+		const latencyMs = now - answer.startedAt;
+		const recent = this.latency.get(answer.kind) ?? [];
+		this.latency.set(answer.kind, recent);
 		const fastest = Math.min(...recent);
-		const slow = recent.length >= LATENCY_MIN_SAMPLES && health.latencyMs > Math.max(SLOW_FACTOR * fastest, fastest + SLOW_EXTRA_MS);
-		recent.push(health.latencyMs);
+		const slow = recent.length >= LATENCY_MIN_SAMPLES && latencyMs > Math.max(SLOW_FACTOR * fastest, fastest + SLOW_EXTRA_MS);
+		recent.push(latencyMs);
 		if (recent.length > LATENCY_SAMPLES) recent.shift();
-		if (health.overloaded || slow) {
+		if (answer.overloaded || slow) {
 			if (now - this.lastCutAt < CUT_QUIET_MS) return undefined;
 			this.factor = Math.max(MIN_FACTOR, this.factor * BACK_OFF);
 			this.lastCutAt = now;

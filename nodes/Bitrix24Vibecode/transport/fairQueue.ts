@@ -1,7 +1,6 @@
 /** A FIFO without Array#shift, which is O(n) on the long queues of bulk runs. */
 class Queue<T> {
 	private items: Array<T | undefined> = [];
-
 	private head = 0;
 
 	get size() {
@@ -28,15 +27,10 @@ class Queue<T> {
 
 	/** Removes every item that matches; for cancelling, which is rare. */
 	removeWhere(matches: (item: T) => boolean): T[] {
-		const kept: T[] = [];
-		const removed: T[] = [];
-		for (let i = this.head; i < this.items.length; i++) {
-			const item = this.items[i] as T;
-			(matches(item) ? removed : kept).push(item);
-		}
-		this.items = kept;
+		const all = this.items.slice(this.head) as T[];
+		this.items = all.filter((item) => !matches(item));
 		this.head = 0;
-		return removed;
+		return all.filter(matches);
 	}
 }
 

@@ -1,4 +1,5 @@
 import type { Clock } from './clock';
+import type { Turn } from './pacer';
 import type { RateHeaders } from './rateHeaders';
 
 // The gateway counts arrivals in a sliding window; starting exactly at the limit would let
@@ -11,14 +12,6 @@ const MIN_SHARE = 0.1;
 /** How far back paces are read: at least this long, and at least this many of the key's intervals. */
 const TREND_MS = 5_000;
 const TREND_INTERVALS = 10;
-
-/** The spacing a caller asks for (the pacer's Turn). */
-export interface Asked {
-	/** Its cap when `capped`, else the pace until the key's limit is known. */
-	intervalMs: number;
-	/** The interval is the user's cap: the key's own limit never makes the caller go faster than it. */
-	capped?: boolean;
-}
 
 /**
  * The key's window as this process knows it: the key's limit, the room left in it, and the share
@@ -80,7 +73,7 @@ export class KeyWindow {
 	}
 
 	/** The spacing of this process's starts now: the key's limit (or the caller's pace, before it is known), the cap, the share. */
-	intervalMs(asked: Asked, now: number): number {
+	intervalMs(asked: Pick<Turn, 'intervalMs' | 'capped'>, now: number): number {
 		const keyInterval = this.limit === undefined ? asked.intervalMs : (this.clock.windowMs / this.limit) * PACE_MARGIN;
 		const base = asked.capped ? Math.max(asked.intervalMs, keyInterval) : keyInterval;
 		return base / this.share(now);

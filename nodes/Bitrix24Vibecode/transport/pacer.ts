@@ -1,24 +1,24 @@
 import { systemClock, type Clock } from './clock';
 import { Congestion } from './congestion';
 import { FairQueue } from './fairQueue';
-import { KeyWindow, type Asked } from './keyWindow';
+import { KeyWindow } from './keyWindow';
 import { ProcessCache } from './processCache';
 import type { RateHeaders } from './rateHeaders';
 
 export { DEFAULT_PER_MINUTE, PACE_MARGIN } from './keyWindow';
 
 /**
- * Paces requests per API key, at what the key's answers say and no faster:
- * - starts are spaced evenly at the key's limit per minute (X-RateLimit-Limit; until an answer
- *   tells it, the turn's own interval), or at the user's cap when it is lower, and other users of
- *   the key take their share of its window (./keyWindow.ts);
- * - a portal or gateway that struggles slows the rate and the requests in flight (./congestion.ts);
- * - at most "Max Concurrent Requests" are in flight;
- * - retries go first, then the owners waiting take turns (./fairQueue.ts).
- * One pacer per key lives for the whole n8n process, so every execution that uses the key
- * shares its pace and what it learned.
+ * Paces requests per API key, at what the key's answers say and no faster: starts spaced evenly
+ * at the key's limit or the user's cap, others' share of the key left to them (./keyWindow.ts),
+ * a struggling portal backed off from (./congestion.ts), at most "Max Concurrent Requests" in
+ * flight, retries first and owners in turn (./fairQueue.ts). One pacer per key lives for the whole
+ * n8n process, so every execution that uses the key shares its pace and what it learned.
  */
-export interface Turn extends Asked {
+export interface Turn {
+	/** The spacing the caller asks for: its cap when `capped`, else the pace until the key's limit is known. */
+	intervalMs: number;
+	/** The interval is the user's cap: the key's own limit never makes the caller go faster than it. */
+	capped?: boolean;
 	maxInFlight: number;
 	/** Whose request this is (a node run, a tool call): owners take turns, each in its own order. */
 	owner: object;
@@ -52,19 +52,12 @@ export class TurnCancelled extends Error {
 
 export class Pacer {
 	private readonly window: KeyWindow;
-
 	private readonly congestion = new Congestion();
-
 	private readonly waiting = new FairQueue<Waiter>();
-
 	private inFlight = 0;
-
 	private lastStartAt = -Infinity;
-
 	private holdUntil = 0;
-
 	private pumping = false;
-
 	private wake: (() => void) | undefined;
 
 	constructor(readonly clock: Clock = systemClock) {
@@ -98,7 +91,7 @@ export class Pacer {
 	observe(answer: Answer) {
 		const now = this.clock.now();
 		this.window.observe(answer, now, this.inFlight);
-		const pause = this.congestion.observe({ ...answer, latencyMs: now - answer.startedAt }, now, this.window.perSecond());
+		const pause = this.congestion.observe(answer, now, this.window.perSecond());
 		if (pause !== undefined) this.holdFor(pause);
 	}
 

@@ -2,14 +2,12 @@
 export const PROCESS_CACHE_BOUND = 1000;
 
 /**
- * A memory kept for the whole n8n process, by credential or store row. Bounded, since an
- * n8n instance may serve any number of credentials: when a new entry would pass the bound, the
- * entry used longest ago goes (every get and set counts as a use). An entry still in use
- * (`inUse`: a pacer with requests waiting or in flight) is never dropped, since a second pacer
- * made for its key would pace the key beside it and together they would go twice as fast; if
- * every entry is in use the memory grows past its bound until one is idle. Dropping an idle
- * entry costs only a read (a trigger list, a portal) or a lesson (a pacer learns its key's window
- * again from the next answer).
+ * A memory kept for the whole n8n process, by credential or store row; bounded, since an n8n
+ * instance may serve any number of them. Past the bound the entry used longest ago goes (a get
+ * or a set is a use): dropping an idle entry costs a read (a trigger list, a portal) or a lesson
+ * (a pacer learns its key's window again from the next answer). An entry `inUse` (a pacer with
+ * requests waiting or in flight) is never dropped: a second pacer made for its key would pace
+ * beside it, together twice as fast. With every entry in use, the memory outgrows its bound.
  */
 export class ProcessCache<K, V> {
 	private readonly entries = new Map<K, V>();
