@@ -138,16 +138,6 @@ describe("the key's limit, read from its answers (default options)", () => {
 		expect(api.stats.refused429).toBe(0);
 		expect(clock.elapsed()).toBeLessThanOrEqual((150 / 5) * 1000 * 1.05);
 	});
-
-	test('"Requests per Minute" caps the pace below the key\'s limit', async () => {
-		const clock = clockAt();
-		const api = gateway(clock, { limit: 600 });
-		await clock.runUntil(process(clock, api.http, ids(60), { requestsPerMinute: 120 }));
-
-		// 60 at 2 per second, spaced by the cap's interval with its 2 % margin.
-		expect(clock.elapsed()).toBeGreaterThanOrEqual(59 * 500 * 1.02);
-		expect(clock.elapsed()).toBeLessThan(59 * 500 * 1.02 + 1_000);
-	});
 });
 
 describe('processes sharing a key stay under it together', () => {
