@@ -1,6 +1,6 @@
 import nock from 'nock';
 
-import { API, apiError, details, errorMessage, fire, recordFires } from './helpers';
+import { API, apiError, details, errorMessage, fire } from './helpers';
 import { useVirtualClock } from './harness/virtualClock';
 import { fireAt, useSandbox } from './sandboxRun';
 import type { Sandbox } from './sandbox/server';
@@ -26,7 +26,14 @@ const fireRequests = (sandbox: Sandbox) => sandbox.requests.filter((r) => r.path
 const entityIds = (sandbox: Sandbox) => fireRequests(sandbox).map((r) => (r.body as { entityId: number }).entityId);
 const OK = [200, { success: true, data: true }] as const;
 
-/** Answers fire requests with these replies in turn; returns the virtual time each arrived. */
+/** The sandbox answers the next fire (of `entityId`, when given) with a 429: this body, and these headers besides the Retry-After its retryAfter gives. */
+function refuse(sandbox: Sandbox, body: object, { times = 1, entityId, headers }: { times?: number; entityId?: number; headers?: Record<string, string> } = {}) {
+	sandbox.injectFault({ kind: 'error', status: 429, body, headers, times, match: { path: '/v1/triggers/fire', entityId } });
+}
+/** Virtual time the key was held: with no limit on the sandbox and a pace of a million a minute, only a 429's wait holds it. */
+const held = () => clock.sleeps.reduce((a, b) => a + b, 0);
+
+/** Answers fire requests with these replies in turn, for answers the sandbox cannot give (a 429 whose body names a wait its headers do not); returns the virtual time each arrived. */
 function answerInTurn(...replies: ReadonlyArray<readonly [number, object, Record<string, string>?]>) {
 	const times: number[] = [];
 	nock(API)
@@ -69,11 +76,14 @@ describe('Pacing', () => {
 
 describe('Rate limit (429)', () => {
 	test('waits the Retry-After the gateway asks for, then every item is delivered exactly once', async () => {
-		const times = answerInTurn(OK, [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '3' }], OK, OK);
-		const result = await fire(ids(3), { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxConcurrent: 1 } });
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { entityId: 2, headers: { 'Retry-After': '3' } });
+		const result = await fireAt(box.sandbox, ids(3), { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxConcurrent: 1 } });
 
 		expect(result.main.map((item) => item.json.entityId)).toEqual([1, 2, 3]);
-		expect(times[2] - times[1]).toBe(3_000);
+		expect(entityIds(box.sandbox)).toEqual([1, 2, 2, 3]);
+		// The only wait: between the 429 and its resend.
+		expect(held()).toBe(3_000);
 	});
 
 	test('waits retryAfter from the body when there is no header', async () => {
@@ -85,58 +95,67 @@ describe('Rate limit (429)', () => {
 	});
 
 	test('backs off on its own when the gateway names no wait: 0.5–1 s, then 1–2 s', async () => {
-		const refused = [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED')] as const;
-		const times = answerInTurn(refused, refused, OK);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 } });
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { times: 2 });
+		const result = await fireAt(box.sandbox, [{ id: 1 }], { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 } });
 
 		expect(result.main[0].json.success).toBe(true);
-		expect(times[1] - times[0]).toBeGreaterThanOrEqual(500);
-		expect(times[1] - times[0]).toBeLessThanOrEqual(1_000);
-		expect(times[2] - times[1]).toBeGreaterThanOrEqual(1_000);
-		expect(times[2] - times[1]).toBeLessThanOrEqual(2_000);
+		expect(entityIds(box.sandbox)).toEqual([1, 1, 1]);
+		// The key is held in naps of a second at most: the first back-off is the first nap, the second the rest.
+		const [first, ...second] = clock.sleeps;
+		expect(first).toBeGreaterThanOrEqual(500);
+		expect(first).toBeLessThanOrEqual(1_000);
+		expect(held() - first).toBeGreaterThanOrEqual(1_000);
+		expect(held() - first).toBeLessThanOrEqual(2_000);
+		expect(second.length).toBeGreaterThan(0);
 	});
 
 	test('gives up after "Max Retries on Rate Limit" with the mapped 429 error', async () => {
-		const api = recordFires(() => [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 0 })]);
-		const result = await fire([{ id: 1 }], {
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 0 }), { times: Infinity });
+		const result = await fireAt(box.sandbox, [{ id: 1 }], {
+			apiKey,
 			options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxRateLimitRetries: 2 },
 			onError: 'continueErrorOutput',
 		});
 
-		expect(api.bodies).toHaveLength(3);
+		expect(fireRequests(box.sandbox)).toHaveLength(3);
 		expect(errorMessage(result.errors[0])).toBe('Too many requests for this API key');
 		expect(details(result.errors[0])).toMatchObject({ code: 'RATE_LIMITED', httpCode: 429 });
 		expect(details(result.errors[0]).hint).toMatch(/^Nothing reached Bitrix24, so the trigger did not fire/);
 	});
 
 	test('a wait longer than "Max Wait on Rate Limit" fails the item at once, naming the wait; the key is held no longer than the bound', async () => {
-		const api = recordFires((body) =>
-			body.entityId === 1 ? [429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 3_600 })] : [200, { success: true, data: true }],
-		);
-		const result = await fire(ids(2), {
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 3_600 }), { entityId: 1, times: Infinity });
+		const result = await fireAt(box.sandbox, ids(2), {
+			apiKey,
 			options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6, maxConcurrent: 1, maxRateLimitWaitSeconds: 20 },
 			onError: 'continueErrorOutput',
 		});
 
-		expect(api.bodies.map((body) => body.entityId)).toEqual([1, 2]);
+		expect(entityIds(box.sandbox)).toEqual([1, 2]);
 		expect(errorMessage(result.errors[0])).toBe('Vibecode asked to wait 3600 seconds before the next request');
 		expect(details(result.errors[0]).description).toMatch(/Max Wait on Rate Limit \(Seconds\)/);
 		expect(result.main.map((item) => item.json.entityId)).toEqual([2]);
-		expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(20_000);
+		expect(held()).toBe(20_000);
 	});
 
 	test('by default a wait the one-minute window asks for (59 s) is waited, and the item fires', async () => {
-		const times = answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '59' }], OK);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { headers: { 'Retry-After': '59' } });
+		const result = await fireAt(box.sandbox, [{ id: 1 }], { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
 
 		expect(result.errors).toEqual([]);
 		expect(result.main.map((item) => item.json.entityId)).toEqual([1]);
-		expect(times[1] - times[0]).toBe(59_000);
+		expect(entityIds(box.sandbox)).toEqual([1, 1]);
+		expect(held()).toBe(59_000);
 	});
 
 	test('the default bound is a minute: a longer wait fails the item at once', async () => {
-		answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { 'Retry-After': '61' }]);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED'), { headers: { 'Retry-After': '61' } });
+		const result = await fireAt(box.sandbox, [{ id: 1 }], { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 }, onError: 'continueErrorOutput' });
 
 		expect(errorMessage(result.errors[0])).toBe('Vibecode asked to wait 61 seconds before the next request');
 	});

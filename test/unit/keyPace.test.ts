@@ -4,7 +4,9 @@ import { readOptions } from '../../nodes/Bitrix24Vibecode/shared/options';
 import { retryPolicy, turnOf } from '../../nodes/Bitrix24Vibecode/transport/policy';
 import { Pacer } from '../../nodes/Bitrix24Vibecode/transport/pacer';
 import { send, type Sent } from '../../nodes/Bitrix24Vibecode/transport/request';
-import { nextTurn } from '../harness/system';
+import { eventClock } from '../harness/eventClock';
+import { PortalBucket } from '../sandbox/portal';
+import { RateLimiter, rateLimitHeaders } from '../sandbox/rate-limit';
 import { NODE } from './support';
 
 // Issue 18, on virtual time: the node paces each key at what the gateway says (X-RateLimit-*),
@@ -14,48 +16,17 @@ import { NODE } from './support';
 // and finish within 1.1 × the key's floor (N ÷ its rate); behind a portal that drains 2
 // requests per second with a burst of 20, 120 fires end with at most 3 "may have fired", every
 // other record fired once, within 1.3 × the portal's floor. Each process is a Pacer of its own
-// (as each n8n process has one per key) sending through the real `send`; the gateway below
-// answers as the sandbox does (test/sandbox/rate-limit.js: a sliding window per key; a leaky
-// bucket per portal answering 502 BITRIX_UNAVAILABLE without applying the fire).
+// (as each n8n process has one per key) sending through the real `send`, to the sandbox's
+// gateway model (its key window in each reading of X-RateLimit-Reset, its portal bucket
+// answering 502 BITRIX_UNAVAILABLE without applying the fire), all on one virtual clock.
 
-/**
- * Virtual time for many sleepers: it jumps to the earliest wake-up once everything else has run.
- * It starts `phase` ms past a whole minute (where a fixed window of the gateway starts).
- */
-function eventClock(windowMs = 60_000, phase = 0) {
-	const timers: Array<{ at: number; seq: number; wake: () => void }> = [];
-	let seq = 0;
-	// An epoch time, as the gateway's X-RateLimit-Reset is epoch seconds.
-	const start = Date.UTC(2026, 10, 29) + phase;
-	const clock = {
-		at: start,
-		windowMs,
-		now: () => clock.at,
-		/** Virtual milliseconds since the clock was made. */
-		elapsed: () => clock.at - start,
-		sleep: async (ms: number) => await new Promise<void>((wake) => timers.push({ at: clock.at + Math.max(0, ms), seq: seq++, wake })),
-		async runUntil<T>(work: Promise<T>): Promise<T> {
-			let finished = false;
-			void work.then(
-				() => (finished = true),
-				() => (finished = true),
-			);
-			while (!finished) {
-				await nextTurn();
-				await nextTurn();
-				if (finished) break;
-				if (!timers.length) throw new Error('nothing left to wait for, and the work is not done');
-				timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-				const next = timers.shift() as (typeof timers)[number];
-				clock.at = Math.max(clock.at, next.at);
-				next.wake();
-			}
-			return await work;
-		},
-	};
-	return clock;
+/** Virtual time for many sleepers (the harness's event clock), `phase` ms past a whole minute (where a fixed window of the gateway starts). */
+function clockAt(windowMs = 60_000, phase = 0) {
+	// An epoch time, as the gateway's X-RateLimit-Reset is epoch seconds. No HTTP here: the clock
+	// moves once every pacer and the gateway sleep.
+	return eventClock({ start: Date.UTC(2026, 10, 29) + phase, windowMs, onMove: () => undefined });
 }
-type EventClock = ReturnType<typeof eventClock>;
+type EventClock = ReturnType<typeof clockAt>;
 
 interface GatewayOptions {
 	/** The key's limit per window. */
@@ -71,54 +42,40 @@ interface GatewayOptions {
 	reset?: 'oldest' | 'window' | 'zero';
 }
 
-/** One key on the gateway, and the portal behind it, answering on the virtual clock. */
+/**
+ * One key on the sandbox's gateway, and the portal behind it: the sandbox's own key window and
+ * portal bucket (test/sandbox/rate-limit.js, portal.js) and its answers (429 RATE_LIMITED with
+ * Retry-After, 502 BITRIX_UNAVAILABLE), in this process, so that answers take virtual time.
+ */
 function gateway(clock: EventClock, options: GatewayOptions) {
-	const arrivals: number[] = [];
-	let level = 0;
-	let levelAt = 0;
+	const limiter = new RateLimiter({ limit: 1, windowMs: options.windowMs ?? 60_000, reset: options.reset ?? 'oldest' });
+	const portal = new PortalBucket(options.portal ?? false);
 	const stats = { fires: new Map<unknown, number>(), refused429: 0, unavailable502: 0, requests: 0 };
 	const limitNow = () => (typeof options.limit === 'function' ? options.limit() : options.limit);
-	const windowMs = options.windowMs ?? 60_000;
 	async function http(_credentialType: string, request: IHttpRequestOptions): Promise<IN8nHttpFullResponse> {
 		const now = clock.now();
 		stats.requests++;
-		const limit = limitNow();
-		const fixedEnd = options.reset === 'window' ? (Math.floor(now / windowMs) + 1) * windowMs : undefined;
-		while (arrivals.length && (fixedEnd === undefined ? arrivals[0] + windowMs <= now : arrivals[0] < fixedEnd - windowMs)) arrivals.shift();
-		const full = arrivals.length >= limit;
-		if (!full) arrivals.push(now);
-		const remaining = Math.max(0, limit - arrivals.length);
-		const resetAt = fixedEnd ?? (arrivals.length ? arrivals[0] + windowMs : now);
-		const zero = options.reset === 'zero';
-		const headers: IDataObject = {
-			'x-ratelimit-limit': String(limit),
-			'x-ratelimit-remaining': String(remaining),
-			'x-ratelimit-reset': String(zero ? (remaining ? 0 : Math.ceil((resetAt - now) / 1000)) : Math.ceil(resetAt / 1000)),
-			'x-ratelimit-reset-ms': String(zero ? (remaining ? 0 : resetAt - now) : resetAt),
-		};
+		const window = limiter.take('key', limitNow(), now);
+		// n8n hands headers lower-cased.
+		const headers: IDataObject = Object.fromEntries(Object.entries(rateLimitHeaders(window)).map(([name, value]) => [name.toLowerCase(), value]));
 		let answer: IN8nHttpFullResponse;
 		let latency = options.latencyMs ?? 50;
-		if (full) {
+		if (!window.allowed) {
 			stats.refused429++;
-			const retryAfter = Math.max(1, Math.ceil((resetAt - now) / 1000));
+			const { retryAfter } = window;
 			answer = {
 				statusCode: 429,
 				headers: { ...headers, 'retry-after': String(retryAfter) },
-				body: { success: false, error: { code: 'RATE_LIMITED', message: 'Too many requests', retryAfter } },
+				body: { success: false, error: { code: 'RATE_LIMITED', message: 'QUERY_LIMIT_EXCEEDED', retryAfter } },
 			};
+		} else if (!portal.take(now)) {
+			stats.unavailable502++;
+			answer = { statusCode: 502, headers, body: { success: false, error: { code: 'BITRIX_UNAVAILABLE', message: 'Портал Bitrix24 недоступен' } } };
 		} else {
-			if (options.portal) level = Math.max(0, level - ((now - levelAt) / 1000) * options.portal.drainPerSecond);
-			levelAt = now;
-			if (options.portal && level + 1 > options.portal.burst) {
-				stats.unavailable502++;
-				answer = { statusCode: 502, headers, body: { success: false, error: { code: 'BITRIX_UNAVAILABLE', message: 'Портал Bitrix24 недоступен' } } };
-			} else {
-				level += 1;
-				if (options.slowAbove && level > options.slowAbove.level) latency += options.slowAbove.extraMs;
-				const id = (request.body as IDataObject).entityId;
-				stats.fires.set(id, (stats.fires.get(id) ?? 0) + 1);
-				answer = { statusCode: 200, headers, body: { success: true, data: true } };
-			}
+			if (options.slowAbove && portal.level > options.slowAbove.level) latency += options.slowAbove.extraMs;
+			const id = (request.body as IDataObject).entityId;
+			stats.fires.set(id, (stats.fires.get(id) ?? 0) + 1);
+			answer = { statusCode: 200, headers, body: { success: true, data: true } };
 		}
 		await clock.sleep(latency);
 		return answer;
@@ -149,7 +106,7 @@ describe("the key's limit, read from its answers (default options)", () => {
 		[60, 90],
 		[300, 150],
 	])('a key of %p per minute: %p fires at its rate, none refused, within 1.05 × the floor', async (limit, count) => {
-		const clock = eventClock();
+		const clock = clockAt();
 		const api = gateway(clock, { limit });
 		const sent = await clock.runUntil(process(clock, api.http, ids(count)));
 
@@ -162,35 +119,24 @@ describe("the key's limit, read from its answers (default options)", () => {
 	});
 
 	test('a limit that changes during a run is followed: lowered from 600 to 120 per minute, nothing fails', async () => {
-		const clock = eventClock();
+		const clock = clockAt();
 		const api = gateway(clock, { limit: () => (clock.elapsed() < 10_000 ? 600 : 120) });
 		const sent = await clock.runUntil(process(clock, api.http, ids(200)));
 
 		expect(failed(sent)).toBe(0);
 		expect(api.stats.refused429).toBeLessThanOrEqual(2);
-		// Before the change ~100 went out at 10 per second; the window then holds them, so the rest
-		// waits for room at 2 per second.
+		// Before the change ~100 went out at 10 per second; the rest go at 2 per second.
 		expect(clock.elapsed()).toBeGreaterThan(60_000);
 	});
 
 	test('a window compressed for tests (30 per 6 s), given through the clock: 150 fires at its rate', async () => {
-		const clock = eventClock(6_000);
+		const clock = clockAt(6_000);
 		const api = gateway(clock, { limit: 30, windowMs: 6_000 });
 		const sent = await clock.runUntil(process(clock, api.http, ids(150)));
 
 		expect(failed(sent)).toBe(0);
 		expect(api.stats.refused429).toBe(0);
 		expect(clock.elapsed()).toBeLessThanOrEqual((150 / 5) * 1000 * 1.05);
-	});
-
-	test('"Requests per Minute" caps the pace below the key\'s limit', async () => {
-		const clock = eventClock();
-		const api = gateway(clock, { limit: 600 });
-		await clock.runUntil(process(clock, api.http, ids(60), { requestsPerMinute: 120 }));
-
-		// 60 at 2 per second, spaced by the cap's interval with its 2 % margin.
-		expect(clock.elapsed()).toBeGreaterThanOrEqual(59 * 500 * 1.02);
-		expect(clock.elapsed()).toBeLessThan(59 * 500 * 1.02 + 1_000);
 	});
 });
 
@@ -200,7 +146,7 @@ describe('processes sharing a key stay under it together', () => {
 		[300, 3, 200],
 		[60, 2, 60],
 	])('a key of %p per minute, %p processes firing %p each at once: ≤ 1 %% refused, within 1.1 × the floor', async (limit, processes, each) => {
-		const clock = eventClock();
+		const clock = clockAt();
 		const api = gateway(clock, { limit });
 		const all = await clock.runUntil(Promise.all(Array.from({ length: processes }, (_, p) => process(clock, api.http, ids(each, 1 + p * each)))));
 
@@ -221,7 +167,7 @@ describe('whatever X-RateLimit-Reset holds (issue 23), processes sharing a key s
 		['window', 45_000],
 		['window', 59_000],
 	] as const)('Reset %s, %p ms into a minute: 3 processes firing 100 each on a key of 150 per minute, ≤ 1 %% refused, within 1.1 × the floor', async (reset, phase) => {
-		const clock = eventClock(60_000, phase);
+		const clock = clockAt(60_000, phase);
 		const api = gateway(clock, { limit: 150, reset });
 		const all = await clock.runUntil(Promise.all(Array.from({ length: 3 }, (_, p) => process(clock, api.http, ids(100, 1 + p * 100)))));
 
@@ -234,7 +180,7 @@ describe('whatever X-RateLimit-Reset holds (issue 23), processes sharing a key s
 
 describe('a struggling portal: back off, then speed up carefully', () => {
 	test('a portal draining 2 per second (burst 20) behind a key of 300 per minute: 120 fires, ≤ 3 "may have fired", the rest once, within 1.3 × its floor', async () => {
-		const clock = eventClock();
+		const clock = clockAt();
 		const api = gateway(clock, { limit: 300, portal: { drainPerSecond: 2, burst: 20 } });
 		const sent = await clock.runUntil(process(clock, api.http, ids(120)));
 
@@ -246,7 +192,7 @@ describe('a struggling portal: back off, then speed up carefully', () => {
 	});
 
 	test('answers slowing sharply make the key slow down before the portal refuses anything', async () => {
-		const clock = eventClock();
+		const clock = clockAt();
 		const api = gateway(clock, { limit: 300, portal: { drainPerSecond: 2, burst: 40 }, slowAbove: { level: 20, extraMs: 3_000 } });
 		// Enough in flight that slow answers alone would not hold the pace back.
 		const sent = await clock.runUntil(process(clock, api.http, ids(120), { maxConcurrent: 20 }));
@@ -256,7 +202,7 @@ describe('a struggling portal: back off, then speed up carefully', () => {
 	});
 
 	test('an ambiguous fire is never resent by the back-off', async () => {
-		const clock = eventClock();
+		const clock = clockAt();
 		const api = gateway(clock, { limit: 300, portal: { drainPerSecond: 1, burst: 5 } });
 		await clock.runUntil(process(clock, api.http, ids(30)));
 

@@ -8,6 +8,7 @@ import type {
 
 import { listEntityTypeError } from '../errors';
 import { ENTITY, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../shared/entityTypes';
+import { ProcessCache } from '../transport/processCache';
 import { CREDENTIAL_TYPE, credentialId } from '../transport/request';
 import { readForList } from './read';
 
@@ -23,8 +24,7 @@ interface Page {
 // ---- The portal's domain, for the records' links -------------------------------------------
 
 /** Portal domain (or undefined: no links) by credential; in flight or answered. */
-const portals = new Map<string, Promise<string | undefined>>();
-const MAX_REMEMBERED_PORTALS = 1000;
+const portals = new ProcessCache<string, Promise<string | undefined>>();
 
 /** `portal` as a domain string, or `portal.domain` as the Connect API answers it. */
 function portalDomainOf(me: IDataObject): string | undefined {
@@ -53,7 +53,6 @@ async function portalDomain(
 	const id = credentialId(credentials);
 	let known = portals.get(id);
 	if (!known) {
-		if (portals.size >= MAX_REMEMBERED_PORTALS) portals.clear();
 		known = readForList.call(this, credentials, { method: 'GET', url: '/v1/me' }, 'search').then(portalDomainOf);
 		portals.set(id, known);
 		known.catch(() => portals.get(id) === known && portals.delete(id));

@@ -8,7 +8,7 @@ import type {
 } from 'n8n-workflow';
 
 import { failureFromNetworkError, failureFromResponse, isAmbiguous, type Failure } from './failure';
-import { keyWindowOf } from './keyWindow';
+import { rateHeadersOf } from './rateHeaders';
 import { fingerprint, pacerFor, type Pacer, type Turn } from './pacer';
 
 export const CREDENTIAL_TYPE = 'bitrix24VibecodeApi';
@@ -98,7 +98,7 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
 				failure = failureFromNetworkError(error);
 			}
 			pacer.observe({
-				...keyWindowOf(response?.headers, pacer.clock.now()),
+				...rateHeadersOf(response?.headers, pacer.clock.now()),
 				startedAt,
 				overloaded: overloaded(failure),
 				refused: failure?.code === 'RATE_LIMITED',

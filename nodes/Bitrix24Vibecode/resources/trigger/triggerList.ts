@@ -3,6 +3,7 @@ import type { IDataObject, IHttpRequestOptions } from 'n8n-workflow';
 import type { Registered } from '../../shared/closest';
 import { systemClock } from '../../transport/clock';
 import type { Failure } from '../../transport/failure';
+import { ProcessCache } from '../../transport/processCache';
 import { credentialId, tryRead } from '../../transport/request';
 import type { Run } from './run';
 
@@ -27,9 +28,8 @@ export type TriggerList =
 
 /** How long a list read is trusted: a trigger registered since is found by the read on a miss. */
 const REMEMBER_MS = 60_000;
-const MAX_REMEMBERED = 1000;
 /** Lists read lately, by credential (key and session): at steady state a run reads none. */
-const remembered = new Map<string, { at: number; registered: Registered[] }>();
+const remembered = new ProcessCache<string, { at: number; registered: Registered[] }>();
 
 /** Drops the credential's remembered list: Bitrix24 refused a code it had. */
 export const forgetTriggerList = (run: Run) => remembered.delete(credentialId(run.credentials));
@@ -52,7 +52,6 @@ export async function triggerList(run: Run, { fresh }: { fresh: boolean }): Prom
 	const registered = (data as IDataObject[])
 		.filter((t) => t && (typeof t.CODE === 'string' || typeof t.CODE === 'number'))
 		.map((t) => ({ code: String(t.CODE), name: typeof t.NAME === 'string' ? t.NAME : '' }));
-	if (remembered.size >= MAX_REMEMBERED) remembered.clear();
 	remembered.set(id, { at: systemClock.now(), registered });
 	return { registered, remembered: false };
 }

@@ -1,6 +1,7 @@
 import type { DeduplicationHelperFunctions, ICheckProcessedOptions } from 'n8n-workflow';
 
 import { systemClock } from '../../../transport/clock';
+import { ProcessCache } from '../../../transport/processCache';
 import type { Run } from '../run';
 
 // Fire Once Across Executions keeps its record in n8n's deduplication store, the one Remove
@@ -40,9 +41,7 @@ const rows = new Map<string, Promise<unknown>>();
 // after it): a run's first look waits out what other runs here saw, since other processes' calls
 // on the same database are as slow. It halves because one slow call (a process's first, a busy
 // moment) must not stretch every wait for long: the waits below are counted in it.
-// Bounded: one number per row a node of this process used.
-const callMs = new Map<string, number>();
-const MAX_ROWS_TIMED = 1000;
+const callMs = new ProcessCache<string, number>();
 
 async function inTurn<T>(row: string, call: () => Promise<T>): Promise<T> {
 	const before = rows.get(row) ?? Promise.resolve();
@@ -100,7 +99,6 @@ async function call<T>(once: OnceStore, work: (store: Store) => Promise<T>): Pro
 		} catch {
 			return await work(once.store);
 		} finally {
-			if (callMs.size >= MAX_ROWS_TIMED && !callMs.has(once.row)) callMs.clear();
 			callMs.set(once.row, Math.max(systemClock.now() - started, 0.5 * (callMs.get(once.row) ?? 0)));
 		}
 	});

@@ -1,24 +1,16 @@
-import { Pacer, TurnCancelled } from '../nodes/Bitrix24Vibecode/transport/pacer';
-import { nextTurn } from './harness/system';
+import { Pacer, TurnCancelled } from '../../nodes/Bitrix24Vibecode/transport/pacer';
+import { settle, virtualClock, type VirtualClock } from './support';
 
-/** A clock that moves only when the pacer waits, by exactly the wait. */
-function virtualClock() {
-	const clock = {
-		at: 0,
-		windowMs: 60_000,
-		now: () => clock.at,
-		sleep: async (ms: number) => {
-			await nextTurn();
-			clock.at += ms;
-		},
-	};
-	return clock;
-}
+// The pacer composes its parts (the key's window, congestion control, the fair queue), each
+// tested on its own beside this file; here, what the composition does with them: spacing, slots
+// in flight, holds, waiting for an answer, cancelling. Oracle: the README's "Bulk firing, rate
+// limits and retries". Time is virtual (./support.ts): the clock moves only when the pacer
+// waits, by exactly the wait.
 
 type Started = Array<{ name: string; at: number }>;
 
-/** Sends `names` through the pacer; each holds its slot until `hold` resolves for it. */
-function send(pacer: Pacer, clock: { now(): number }, started: Started, names: string[], turn: { owner: object; intervalMs?: number; maxInFlight?: number }) {
+/** Sends `names` through the pacer; each gives its slot back as soon as it started. */
+function send(pacer: Pacer, clock: VirtualClock, started: Started, names: string[], turn: { owner: object; intervalMs?: number; maxInFlight?: number }) {
 	return names.map(async (name) => {
 		await pacer.acquire({ intervalMs: 100, maxInFlight: 10, ...turn });
 		started.push({ name, at: clock.now() });
@@ -27,11 +19,15 @@ function send(pacer: Pacer, clock: { now(): number }, started: Started, names: s
 	});
 }
 
-const settle = async () => {
-	for (let i = 0; i < 20; i++) await nextTurn();
-};
+const answer = (clock: VirtualClock, more: { limit?: number; remaining?: number; resetAtMs?: number; overloaded?: boolean } = {}) => ({
+	startedAt: clock.now(),
+	overloaded: false,
+	refused: false,
+	kind: '/v1/triggers/fire',
+	...more,
+});
 
-describe('Pacer (virtual clock)', () => {
+describe('Pacer', () => {
 	test('starts are spaced evenly at the interval, in order', async () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
@@ -69,7 +65,7 @@ describe('Pacer (virtual clock)', () => {
 		expect(most).toBe(3);
 	});
 
-	test('runs sharing a key take turns, each in its own order', async () => {
+	test('runs sharing a key share one pace: they take turns (./fairQueue.test.ts), every start one interval after the last', async () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
 		const started: Started = [];
@@ -96,6 +92,28 @@ describe('Pacer (virtual clock)', () => {
 		]);
 	});
 
+	test('an answer telling the key\'s limit sets the pace; an overloaded one pauses the key, then halves its rate', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const owner = {};
+		await pacer.acquire({ intervalMs: 0, maxInFlight: 10, owner });
+		// A key of 600 a minute: 102 ms between starts.
+		pacer.observe(answer(clock, { limit: 600 }));
+		pacer.release();
+		const started: Started = [];
+		await Promise.all(send(pacer, clock, started, ['a', 'b'], { owner, intervalMs: 0 }));
+		pacer.observe(answer(clock, { overloaded: true }));
+		await Promise.all(send(pacer, clock, started, ['c', 'd'], { owner, intervalMs: 0 }));
+
+		// The first start at 0; the cut at 204 pauses five of the key's intervals (500 ms); then 204 ms apart.
+		expect(started).toEqual([
+			{ name: 'a', at: 102 },
+			{ name: 'b', at: 204 },
+			{ name: 'c', at: 704 },
+			{ name: 'd', at: 908 },
+		]);
+	});
+
 	test('a Reset of 0 ("no wait") frees no room: once the room the gateway named is taken, the next start waits for an answer', async () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
@@ -103,38 +121,18 @@ describe('Pacer (virtual clock)', () => {
 		const turn = { intervalMs: 0, maxInFlight: 10, owner };
 		await pacer.acquire(turn);
 		// The key's first answer: a limit of 3 a minute, room for 2 more, Reset 0.
-		pacer.observe({ limit: 3, remaining: 2, resetAtMs: clock.now(), startedAt: clock.now(), overloaded: false, refused: false, kind: 'fire' });
+		pacer.observe(answer(clock, { limit: 3, remaining: 2, resetAtMs: clock.now() }));
 		pacer.release();
 		const started: string[] = [];
 		const waiting = ['a', 'b', 'c'].map((name) => pacer.acquire(turn).then(() => started.push(name), () => started.push(`${name} dropped`)));
-		for (let i = 0; i < 200; i++) await nextTurn();
+		await settle(200);
 
 		// a and b, a third of a minute apart, are in flight; c waits for their answers.
 		expect(started).toEqual(['a', 'b']);
+		expect(pacer.busy).toBe(true);
 		pacer.cancel(owner);
 		await Promise.all(waiting);
 		expect(started).toEqual(['a', 'b', 'c dropped']);
-	});
-
-	test('retries go before items that never started', async () => {
-		const clock = virtualClock();
-		const pacer = new Pacer(clock);
-		const run = {};
-		const order: string[] = [];
-		const fresh = ['f1', 'f2'].map(async (name) => {
-			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, owner: run });
-			order.push(name);
-			pacer.release();
-		});
-		const retry = (async () => {
-			await pacer.acquire({ intervalMs: 100, maxInFlight: 10, owner: run }, true);
-			order.push('retry');
-			pacer.release();
-		})();
-		await Promise.all([...fresh, retry]);
-
-		// f1 had already started when the retry queued; the retry then goes before f2.
-		expect(order).toEqual(['f1', 'retry', 'f2']);
 	});
 
 	test('cancelling a run drops its waiting turns at once, retries too; other runs go on', async () => {
@@ -161,5 +159,6 @@ describe('Pacer (virtual clock)', () => {
 		// s1 started at once; the rest of the stopped run never starts, however long it waited.
 		expect(outcomes.filter((o) => o.startsWith('s')).sort()).toEqual(['s1 started', 's2 dropped', 's3 dropped']);
 		expect(outcomes.filter((o) => o.startsWith('o'))).toEqual(['o1 started', 'o2 started']);
+		expect(pacer.busy).toBe(false);
 	});
 });
