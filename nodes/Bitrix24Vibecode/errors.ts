@@ -26,10 +26,7 @@ const REFUSED = 'Vibecode refused the request, so the trigger did not fire.';
 const forFire = (operation: Operation, failure: Failure, otherwise: string) =>
 	operation !== 'fire' ? otherwise : isAmbiguous(failure) ? MAY_HAVE_FIRED : REFUSED;
 
-interface Explanation {
-	message: string;
-	hint: string;
-}
+type Explanation = { message: string; hint: string };
 const say = (message: string, hint: string): Explanation => ({ message, hint });
 
 const byCode: Record<string, (operation: Operation, failure: Failure) => Explanation> = {

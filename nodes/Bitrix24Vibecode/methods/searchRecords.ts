@@ -1,10 +1,4 @@
-import type {
-	ICredentialDataDecryptedObject,
-	IDataObject,
-	ILoadOptionsFunctions,
-	INodeListSearchItems,
-	INodeListSearchResult,
-} from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IDataObject, ILoadOptionsFunctions, INodeListSearchItems, INodeListSearchResult } from 'n8n-workflow';
 
 import { listEntityTypeError } from '../errors';
 import { ENTITY, isEntityType, searchPathOf, titleFieldsOf, type EntityType } from '../shared/entityTypes';
@@ -46,10 +40,7 @@ function portalDomainOf(me: IDataObject): string | undefined {
  * session token counts too). A failure gives no links rather than no list, and is asked again
  * next time.
  */
-async function portalDomain(
-	this: ILoadOptionsFunctions,
-	credentials: ICredentialDataDecryptedObject,
-): Promise<string | undefined> {
+async function portalDomain(this: ILoadOptionsFunctions, credentials: ICredentialDataDecryptedObject): Promise<string | undefined> {
 	const id = credentialId(credentials);
 	let known = portals.get(id);
 	if (!known) {
@@ -122,11 +113,7 @@ function entryOf(type: EntityType, record: IDataObject, portal: string | undefin
  * The Entity ID field's list: records of the chosen Entity Type, most recent first, searchable
  * by title (contacts: by first name or last name, the title fields of the type's row), 50 per page.
  */
-export async function searchRecords(
-	this: ILoadOptionsFunctions,
-	filter?: string,
-	paginationToken?: string,
-): Promise<INodeListSearchResult> {
+export async function searchRecords(this: ILoadOptionsFunctions, filter?: string, paginationToken?: string): Promise<INodeListSearchResult> {
 	const type = chosenEntityType.call(this);
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
 	const needle = (filter ?? '').trim();

@@ -5,10 +5,7 @@ import { CREDENTIAL_TYPE } from '../transport/request';
 import { readForList } from './read';
 
 /** The Trigger field's list: the application's triggers, filtered by name or code. */
-export async function searchTriggers(
-	this: ILoadOptionsFunctions,
-	filter?: string,
-): Promise<INodeListSearchResult> {
+export async function searchTriggers(this: ILoadOptionsFunctions, filter?: string): Promise<INodeListSearchResult> {
 	const credentials = await this.getCredentials(CREDENTIAL_TYPE);
 	const body = await readForList.call(this, credentials, TRIGGER_LIST, 'list');
 	const needle = (filter ?? '').trim().toLowerCase();

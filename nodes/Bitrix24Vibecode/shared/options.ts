@@ -37,8 +37,7 @@ const OPTIONS = table([
 		type: 'boolean',
 		default: true,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			"Whether to confirm that every item's record exists in Bitrix24 before any fire of the run is sent (one search request per up to 50 records of one type) and fail an item whose record does not, sending nothing for it: Bitrix24 accepts a fire for a record that does not exist and runs nothing. If the search cannot be read, the items are fired unchecked.",
+		description: "Whether to confirm that every item's record exists in Bitrix24 before any fire of the run is sent (one search request per up to 50 records of one type) and fail an item whose record does not, sending nothing for it: Bitrix24 accepts a fire for a record that does not exist and runs nothing. If the search cannot be read, the items are fired unchecked.",
 	},
 	{
 		displayName: 'Check Trigger Codes',
@@ -46,8 +45,7 @@ const OPTIONS = table([
 		type: 'boolean',
 		default: true,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			"Whether to check each item's trigger code against the triggers the OAuth application registered and fail an unknown code before it is sent, naming the closest registered codes (Bitrix24 refuses such a code item by item). The list is remembered for a minute per credential and read again when a code is not on it. Only with an application key and a session token; if the list cannot be read, the items are fired unchecked.",
+		description: "Whether to check each item's trigger code against the triggers the OAuth application registered and fail an unknown code before it is sent, naming the closest registered codes (Bitrix24 refuses such a code item by item). The list is remembered for a minute per credential and read again when a code is not on it. Only with an application key and a session token; if the list cannot be read, the items are fired unchecked.",
 	},
 	{
 		displayName: 'Fire Once Across Executions',
@@ -55,8 +53,7 @@ const OPTIONS = table([
 		type: 'boolean',
 		default: false,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			"Whether to remember in n8n's database the key of every item this node fired, or may have fired, and skip an item whose key an earlier execution fired: a webhook delivered twice, n8n's Retry of a failed or crashed execution, another queue-mode worker. A skipped item goes to the main output with skipped: true and the reason. Each key is recorded just before its fire: if n8n stops in the middle of a run, a later execution reports the few keys that were being fired then as \"may have fired\" and fires the rest. Without this option, a Retry after a crash fires again everything sent before it. Fires that did not reach Bitrix24 are not remembered. Not available when AI Agent 2.2 or older calls the node as a tool.",
+		description: "Whether to remember in n8n's database the key of every item this node fired, or may have fired, and skip an item whose key an earlier execution fired: a webhook delivered twice, n8n's Retry of a failed or crashed execution, another queue-mode worker. A skipped item goes to the main output with skipped: true and the reason. Each key is recorded just before its fire: if n8n stops in the middle of a run, a later execution reports the few keys that were being fired then as \"may have fired\" and fires the rest. Without this option, a Retry after a crash fires again everything sent before it. Fires that did not reach Bitrix24 are not remembered. Not available when AI Agent 2.2 or older calls the node as a tool.",
 	},
 	{
 		displayName: 'Fire Once Key',
@@ -65,8 +62,7 @@ const OPTIONS = table([
 		default: '',
 		displayOptions: { show: { '/operation': ['fire'] } },
 		placeholder: 'e.g. {{ $json.body.paymentId }}',
-		description:
-			'With "Fire Once Across Executions": what makes two items the same event, per item, such as a payment ID. Empty: entity type, entity ID and trigger code, so this node fires a record\'s trigger once.',
+		description: 'With "Fire Once Across Executions": what makes two items the same event, per item, such as a payment ID. Empty: entity type, entity ID and trigger code, so this node fires a record\'s trigger once.',
 		read: 'item',
 		// Text (trimmed) or a number; nothing or blank gives '', and check.ts uses the record's key.
 		rule: (given) =>
@@ -83,8 +79,7 @@ const OPTIONS = table([
 		],
 		default: 'report',
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			'With "Fire Once Across Executions": what to do with an item whose key another execution claimed and never recorded Bitrix24\'s answer for — n8n stopped in the middle of that execution, or it is still running. Its fire may have happened. Per item, so an expression can pick the records you checked.',
+		description: 'With "Fire Once Across Executions": what to do with an item whose key another execution claimed and never recorded Bitrix24\'s answer for — n8n stopped in the middle of that execution, or it is still running. Its fire may have happened. Per item, so an expression can pick the records you checked.',
 		read: 'item',
 		// As chosen, untrimmed: a person decides item by item, after checking the records.
 		rule: (given) => (given === 'report' || given === 'fire' ? given : undefined),
@@ -97,8 +92,7 @@ const OPTIONS = table([
 		typeOptions: { minValue: 1, maxValue: 100000, numberPrecision: 0 },
 		default: 10000,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			'With "Fire Once Across Executions": how many keys this node remembers at least; the oldest are forgotten first, and an item whose key was forgotten fires again',
+		description: 'With "Fire Once Across Executions": how many keys this node remembers at least; the oldest are forgotten first, and an item whose key was forgotten fires again',
 	},
 	{
 		displayName: 'Max Concurrent Requests',
@@ -114,8 +108,7 @@ const OPTIONS = table([
 		type: 'number',
 		typeOptions: { minValue: 0, maxValue: 20, numberPrecision: 0 },
 		default: 5,
-		description:
-			'How many times an item refused with "too many requests" (429) is sent again, after the wait Vibecode asks for. Safe: a refused request never reached Bitrix24.',
+		description: 'How many times an item refused with "too many requests" (429) is sent again, after the wait Vibecode asks for. Safe: a refused request never reached Bitrix24.',
 	},
 	{
 		displayName: 'Max Wait on Rate Limit (Seconds)',
@@ -123,8 +116,7 @@ const OPTIONS = table([
 		type: 'number',
 		typeOptions: { minValue: 0, maxValue: 600 },
 		default: 60,
-		description:
-			'The longest wait after a "too many requests" (429) answer that the node holds the key for. The default covers any wait the key\'s one-minute window asks for; when Vibecode asks for a longer one (a key blocked for an hour), the item fails at once (it was not fired) instead of holding the key.',
+		description: 'The longest wait after a "too many requests" (429) answer that the node holds the key for. The default covers any wait the key\'s one-minute window asks for; when Vibecode asks for a longer one (a key blocked for an hour), the item fails at once (it was not fired) instead of holding the key.',
 	},
 	{
 		displayName: 'Rehearse (Fire Nothing)',
@@ -132,8 +124,7 @@ const OPTIONS = table([
 		type: 'boolean',
 		default: false,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			"Whether to run every check of a real run (inputs, trigger codes, records, Fire Once Across Executions) and fire nothing and record nothing. Each item that a real run would fire says wouldFire: true with its record's stage now; one that would fail fails the same way; one that Fire Once would skip says so. Turn it on while building a workflow and pressing Execute Step again and again.",
+		description: "Whether to run every check of a real run (inputs, trigger codes, records, Fire Once Across Executions) and fire nothing and record nothing. Each item that a real run would fire says wouldFire: true with its record's stage now; one that would fail fails the same way; one that Fire Once would skip says so. Turn it on while building a workflow and pressing Execute Step again and again.",
 	},
 	{
 		displayName: 'Report Stage Change',
@@ -141,8 +132,7 @@ const OPTIONS = table([
 		type: 'boolean',
 		default: true,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			"Whether to read each fired deal's, lead's, quote's or invoice's stage before and after the fire (one search per up to 50 records of a type each time) and add stageBefore, stageAfter and moved to its item: Bitrix24 answers success also when its automation moved nothing. Contacts and companies have no stage.",
+		description: "Whether to read each fired deal's, lead's, quote's or invoice's stage before and after the fire (one search per up to 50 records of a type each time) and add stageBefore, stageAfter and moved to its item: Bitrix24 answers success also when its automation moved nothing. Contacts and companies have no stage.",
 	},
 	{
 		displayName: 'Requests per Minute',
@@ -150,8 +140,7 @@ const OPTIONS = table([
 		type: 'number',
 		typeOptions: { minValue: 1, maxValue: 1000000 },
 		default: 300,
-		description:
-			"A cap on the pace. Without it the node paces each key at the limit Vibecode reports on every answer (300 per minute unless the key's limit was changed in the Vibecode dashboard), leaves their share to other n8n processes and apps using the key, and slows down while the Bitrix24 portal is overloaded. With it, this node's requests never go faster than this rate.",
+		description: "A cap on the pace. Without it the node paces each key at the limit Vibecode reports on every answer (300 per minute unless the key's limit was changed in the Vibecode dashboard), leaves their share to other n8n processes and apps using the key, and slows down while the Bitrix24 portal is overloaded. With it, this node's requests never go faster than this rate.",
 		read: 'whenSet',
 	},
 	{
@@ -160,8 +149,7 @@ const OPTIONS = table([
 		type: 'boolean',
 		default: false,
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			'Whether to send a fire once more when it failed after it was sent (gateway error 502 or 504, broken connection, timeout). Bitrix24 may already have run the automation, so turning this on can run it twice.',
+		description: 'Whether to send a fire once more when it failed after it was sent (gateway error 502 or 504, broken connection, timeout). Bitrix24 may already have run the automation, so turning this on can run it twice.',
 	},
 	{
 		displayName: 'When the Record Did Not Move',
@@ -173,8 +161,7 @@ const OPTIONS = table([
 		],
 		default: 'report',
 		displayOptions: { show: { '/operation': ['fire'] } },
-		description:
-			'With "Report Stage Change": what to do with a fired record whose stage is the same after the fire as before',
+		description: 'With "Report Stage Change": what to do with a fired record whose stage is the same after the fire as before',
 	},
 ]);
 

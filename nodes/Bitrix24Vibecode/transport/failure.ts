@@ -37,14 +37,8 @@ const bitrixRefusalOf = (...said: Array<string | undefined>) =>
 	BITRIX_REFUSALS.find(([pattern]) => said.some((text) => text && pattern.test(text)))?.[1];
 
 const byStatus: Record<number, string> = {
-	400: 'MISSING_PARAMS',
-	401: 'INVALID_API_KEY',
-	402: 'PAYMENT_REQUIRED',
-	403: 'BITRIX_ACCESS_DENIED',
-	404: 'NOT_FOUND',
-	429: 'RATE_LIMITED',
-	502: 'BITRIX_UNAVAILABLE',
-	504: 'QUEUE_TIMEOUT',
+	400: 'MISSING_PARAMS', 401: 'INVALID_API_KEY', 402: 'PAYMENT_REQUIRED', 403: 'BITRIX_ACCESS_DENIED', 404: 'NOT_FOUND',
+	429: 'RATE_LIMITED', 502: 'BITRIX_UNAVAILABLE', 504: 'QUEUE_TIMEOUT',
 };
 
 function asText(value: unknown): string | undefined {
@@ -98,23 +92,13 @@ export function failureFromResponse(response: IN8nHttpFullResponse): Failure | u
 
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 // Failures of the connection's set-up: no request byte reached the server.
-const NOT_SENT_CODES: Record<string, string> = {
-	ECONNREFUSED: 'ECONNREFUSED',
-	ENOTFOUND: 'ENOTFOUND',
-	EAI_AGAIN: 'EAI_AGAIN',
-	ERR_INVALID_URL: 'INVALID_URL',
-	ERR_INVALID_PROTOCOL: 'INVALID_URL',
-	ERR_UNSUPPORTED_PROTOCOL: 'INVALID_URL',
-	EPROTO: 'TLS_FAILED',
-	ERR_SSL_WRONG_VERSION_NUMBER: 'TLS_FAILED',
-	ERR_TLS_CERT_ALTNAME_INVALID: 'TLS_FAILED',
-	DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS_FAILED',
-	SELF_SIGNED_CERT_IN_CHAIN: 'TLS_FAILED',
-	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS_FAILED',
-	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS_FAILED',
-	CERT_HAS_EXPIRED: 'TLS_FAILED',
-	CERT_NOT_YET_VALID: 'TLS_FAILED',
-};
+const NOT_SENT_CODES: Record<string, string> = Object.fromEntries([
+	...['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].map((code) => [code, code]),
+	...['ERR_INVALID_URL', 'ERR_INVALID_PROTOCOL', 'ERR_UNSUPPORTED_PROTOCOL'].map((code) => [code, 'INVALID_URL']),
+	...['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']
+		.concat(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
+		.map((code) => [code, 'TLS_FAILED']),
+]);
 const NOT_SENT_FAILURES = new Set(Object.values(NOT_SENT_CODES));
 
 /** Reads an error thrown by n8n's HTTP helper (no response: the network failed). */

@@ -41,7 +41,6 @@ class Queue<T> {
  */
 export class FairQueue<T extends { owner: object }> {
 	private readonly retries = new Queue<T>();
-
 	/** Requests not started yet, a queue per owner, in the order the owners take turns. */
 	private readonly fresh = new Map<object, Queue<T>>();
 

@@ -22,13 +22,10 @@ const TREND_INTERVALS = 10;
 export class KeyWindow {
 	/** The key's limit per window, once an answer told it. */
 	private limit: number | undefined;
-
 	/** The window as the last answer saw it, and when that answer's request started. */
 	private seen: { remaining: number; resetAtMs: number; seenAt: number; startedAt: number } | undefined;
-
 	/** Since when the gateway counts this process's requests: a minute back, or the start of its fixed window. */
 	private countedSince = -Infinity;
-
 	/** This process's starts on the key in the last minute, oldest first. */
 	private readonly starts: number[] = [];
 

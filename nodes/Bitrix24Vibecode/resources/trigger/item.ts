@@ -24,19 +24,13 @@ export interface StageChange {
  * did (`wasFired`: fired, and failed for what the fire did not do, "When the Record Did Not Move").
  */
 export type Outcome =
-	| { fired: FireInput; stage?: StageChange; error?: undefined; skipped?: undefined; wouldFire?: undefined }
-	| { wouldFire: FireInput; fired?: undefined; error?: undefined; skipped?: undefined }
-	| { skipped: string; fired?: undefined; error?: undefined; wouldFire?: undefined }
-	| {
-			error: Error;
-			fired?: undefined;
-			skipped?: undefined;
-			wouldFire?: undefined;
-			mayHaveFired: boolean;
-			notSent?: boolean;
-			wasFired?: boolean;
-			stage?: StageChange;
-	  };
+	| Only<{ fired: FireInput; stage?: StageChange }>
+	| Only<{ wouldFire: FireInput }>
+	| Only<{ skipped: string }>
+	| Only<{ error: Error; mayHaveFired: boolean; notSent?: boolean; wasFired?: boolean; stage?: StageChange }>;
+
+/** One kind of outcome: the others' fields are absent, so that `outcome.error` and the like tell the kinds apart. */
+type Only<T> = T & { [K in Exclude<'fired' | 'wouldFire' | 'skipped' | 'error', keyof T>]?: undefined };
 
 /** One item of the run on its way: its input, once checked, its ledger key and its Fire Once Key. */
 export interface Item {

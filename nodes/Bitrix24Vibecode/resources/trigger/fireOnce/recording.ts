@@ -23,11 +23,7 @@ export class Recorder {
 	private recording?: Promise<void>;
 
 	/** `batch`: answers written together; `recorded`: called when a write closed claims. */
-	constructor(
-		private readonly once: OnceStore,
-		private readonly batch: number,
-		private readonly recorded: () => void,
-	) {}
+	constructor(private readonly once: OnceStore, private readonly batch: number, private readonly recorded: () => void) {}
 
 	get open() {
 		return this.openClaims;

@@ -51,7 +51,7 @@ export function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure' | 'opt
 	});
 }
 
-/** The code the node gave one of its own errors (withCode), if any. */
+/** The code the node gave one of its own errors (errors.ts), if any. */
 const codeOf = (error: Error) => (error as { context?: { code?: unknown } }).context?.code as string | undefined;
 
 /** What a failed item tells: the fields n8n's error output and an AI agent show. */
@@ -88,18 +88,11 @@ export type Fired = 'no' | 'maybe' | 'yes';
  * an item with one for a failed run and would run the call again.
  */
 function toolAnswer(itemIndex: number, error: Error, fields: IDataObject, fired?: Fired): INodeExecutionData {
-	return {
-		json: { success: false, ...(fired && { fired }), failure: failureFields(error), ...fields },
-		pairedItem: { item: itemIndex },
-	};
+	return { json: { success: false, ...(fired && { fired }), failure: failureFields(error), ...fields }, pairedItem: { item: itemIndex } };
 }
 
 /** A failed item's output: the tool's answer to the model, or n8n's error item. */
-export function failedItem(
-	itemIndex: number,
-	error: Error,
-	at: { asTool: boolean; fields: IDataObject; fired?: Fired },
-): INodeExecutionData {
+export function failedItem(itemIndex: number, error: Error, at: { asTool: boolean; fields: IDataObject; fired?: Fired }): INodeExecutionData {
 	return at.asTool ? toolAnswer(itemIndex, error, at.fields, at.fired) : errorItem(itemIndex, error, at.fields);
 }
 
