@@ -1,6 +1,6 @@
 import type { IDataObject } from 'n8n-workflow';
 
-import { apiError, details, errorMessage, FAST, fireParameters } from './helpers';
+import { apiError, details, errorMessage, FAST, fireParameters, RETRY_ON_FAIL } from './helpers';
 import { MemoryDeduplicationStore, registerDeduplicationStore } from './harness/deduplication';
 import { runWorkflow, type OnError, type RunResult } from './harness/runWorkflow';
 import { callAsTool, TOOL_PATHS } from './hostile/agentRun';
@@ -218,7 +218,7 @@ describe('within one execution', () => {
 			apiKey,
 			options: ONCE,
 			onError: 'continueRegularOutput',
-			settings: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 },
+			settings: RETRY_ON_FAIL,
 		});
 
 		expect(sent(box.sandbox)).toEqual([2, 3]);

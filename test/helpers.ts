@@ -22,6 +22,12 @@ export const SESSION = 'vibe_session_DUMMYSECRET_user_0123456789';
  */
 export const FAST = { requestsPerMinute: 600_000, maxConcurrent: 20, checkRecords: false, reportStageChange: false };
 
+/**
+ * n8n's Retry On Fail, three tries. n8n takes a wait of 0 between tries as its default, a real
+ * second (`waitBetweenTries || 1000`); 1 ms is the shortest it keeps.
+ */
+export const RETRY_ON_FAIL = { retryOnFail: true, maxTries: 3, waitBetweenTries: 1 };
+
 export function fireParameters(overrides: IDataObject = {}): INodeParameters {
 	const { entityType = 'deal', entityId = '={{ $json.id }}', mode = 'id', trigger = 'payment_received', triggerMode = 'code', options = FAST } =
 		overrides;
