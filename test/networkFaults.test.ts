@@ -6,7 +6,10 @@ import { fireAt, useSandbox } from './sandboxRun';
 import { runWorkflow } from './harness/runWorkflow';
 import { startSandbox } from './sandbox/server';
 import { startTlsServer } from './sandbox/tlsServer';
+import { useVirtualClock } from './harness/virtualClock';
 
+// The node's waits (pacing, retries) take no real time; none is asserted here.
+useVirtualClock();
 const box = useSandbox();
 const MAY_HAVE_FIRED = /may already have fired/;
 const WITH_RETRY = { ...FAST, retryAmbiguousFires: true };
