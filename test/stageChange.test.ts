@@ -1,7 +1,6 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { details, errorMessage, FAST, fireParameters, RETRY_ON_FAIL, toolFailure } from './helpers';
-import { delay } from './harness/system';
 import { useVirtualClock } from './harness/virtualClock';
 import { callAsTool, TOOL_PATHS } from './hostile/agentRun';
 import { freshKey } from './hostile/support';
@@ -124,7 +123,7 @@ describe('Report Stage Change', () => {
 		// The fire answers late, so that the search after it can be made to fail once the fire is on its way.
 		box.sandbox.injectFault({ kind: 'slow', delayMs: 300, match: { path: '/v1/triggers/fire' } });
 		const run = fireAt(box.sandbox, ids(5141), { options: DEFAULTS, apiKey: personal() });
-		while (fireRequests(box.sandbox).length === 0) await delay(5);
+		await box.sandbox.arrival('/v1/triggers/fire');
 		box.sandbox.injectFault({ kind: 'html502', times: Infinity, match: { path: '/v1/deals/search' } });
 		const result = await run;
 

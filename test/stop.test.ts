@@ -1,5 +1,4 @@
 import { apiError, FAST } from './helpers';
-import { delay } from './harness/system';
 import { freshKey, ids } from './hostile/support';
 import { fireAt, useSandbox } from './sandboxRun';
 import type { Sandbox } from './sandbox/server';
@@ -37,7 +36,7 @@ describe('Stop means stop', () => {
 		const stop = new AbortController();
 		// One fire a minute: the second would wait a minute for its turn.
 		const run = fireAt(box.sandbox, ids(5), { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1 }, signal: stop.signal });
-		while (sent(box.sandbox).length === 0) await delay(5);
+		await box.sandbox.arrival('/v1/triggers/fire');
 		stop.abort();
 		await run;
 

@@ -70,6 +70,8 @@ class Sandbox {
   #keys = seededKeys();
   #sessions = seededSessions();
   #recordRequests;
+  /** @type {Array<{ path: string, arrived: () => void }>} */
+  #awaited = [];
 
   constructor(options) {
     this.fires = [];
@@ -132,6 +134,12 @@ class Sandbox {
     this.#portal.reset();
     this.portalRefusals = 0;
     this.#pipelines.resetStages();
+  }
+
+  /** Resolves once a request on `path` has arrived, its body read: at once if one is in `requests`. */
+  arrival(path) {
+    if (this.requests.some((r) => r.path === path && r.body !== null)) return Promise.resolve();
+    return new Promise((arrived) => this.#awaited.push({ path, arrived }));
   }
 
   injectFault(fault) {
@@ -446,6 +454,8 @@ class Sandbox {
           }
         }
         ctx.entry.body = body.json !== undefined ? body.json : text === '' ? null : text;
+        for (const one of this.#awaited.filter((waiting) => waiting.path === ctx.entry.path)) one.arrived();
+        this.#awaited = this.#awaited.filter((waiting) => waiting.path !== ctx.entry.path);
         resolve(body);
       });
       ctx.req.once('close', () => resolve(null));
