@@ -18,6 +18,7 @@ import type { Fault, Sandbox } from './sandbox/server';
 // On the event clock, which moves only when everything waits for it: the node waits a quarter
 // of a second after its fires to check its keys again, and the model store's calls take
 // event-loop turns, during which the clock holds still, as no time passes in them.
+// Executions at once, whose races need real time, are in fireOnceProcesses.test.ts.
 const clock = useEventClock({ start: Date.UTC(2026, 10, 29, 12, 0, 0) });
 const box = useSandbox();
 const store = registerDeduplicationStore(new MemoryDeduplicationStore({ clock }));
@@ -39,10 +40,9 @@ const faultOn = (entityId: number, fault: Fault) =>
 const skippedIds = (result: RunResult) => result.main.filter((item) => item.json.skipped === true).map((item) => item.json.entityId);
 const firedIds = (result: RunResult) => result.main.filter((item) => item.json.success === true).map((item) => item.json.entityId);
 
-/** An execution started; `execution` runs one to its end on the clock, `clock.runUntil` several at once. */
-const start = (items: IDataObject[], apiKey: string, options: IDataObject = ONCE, onError: OnError = 'continueErrorOutput') =>
-	fireAt(box.sandbox, items, { apiKey, options, onError });
-const execution = async (...args: Parameters<typeof start>) => await clock.runUntil(start(...args));
+async function execution(items: IDataObject[], apiKey: string, options: IDataObject = ONCE, onError: OnError = 'continueErrorOutput') {
+	return await clock.runUntil(fireAt(box.sandbox, items, { apiKey, options, onError }));
+}
 
 describe('executions one after another', () => {
 	test('a second execution with the same records fires nothing: each item is on the main output, skipped, with the reason', async () => {
@@ -231,30 +231,6 @@ describe('within one execution', () => {
 		expect(sent(box.sandbox)).toEqual([2, 3]);
 		expect(firedIds(result)).toEqual([2, 3]);
 		expect(skippedIds(result)).toEqual([]);
-	});
-});
-
-describe('executions at the same time', () => {
-	test('in one n8n process, executions with the same records at once fire each record once; every item ends as one output item', async () => {
-		const apiKey = freshKey(box.sandbox);
-		// The node's row exists already: the first writes of a new row race differently (a duplicate key, tried again).
-		await execution([{ id: 100 }], apiKey);
-		const results = await clock.runUntil(Promise.all(Array.from({ length: 6 }, async () => await start(ids(5), apiKey))));
-
-		expect(fired(box.sandbox)).toEqual([1, 2, 3, 4, 5, 100]);
-		expect(firedTwice(box.sandbox)).toEqual([]);
-		for (const result of results) expect(result.main).toHaveLength(5);
-		expect(results.flatMap(firedIds).sort()).toEqual([1, 2, 3, 4, 5]);
-	});
-
-	test('in one process, 40 single-key executions at once and then the same 40 again fire 40 times; the store keeps all 40 keys', async () => {
-		const apiKey = freshKey(box.sandbox);
-		const deliver = async () => await clock.runUntil(Promise.all(ids(40).map(async (item) => await start([item], apiKey))));
-		await deliver();
-		await deliver();
-
-		expect(fired(box.sandbox)).toEqual(ids(40).map(({ id }) => id));
-		for (const { id } of ids(40)) expect(store.holds(`deal:${id}:payment_received`)).toBe(true);
 	});
 });
 
