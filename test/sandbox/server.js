@@ -72,6 +72,8 @@ class Sandbox {
   #recordRequests;
   /** @type {Array<{ path: string, arrived: () => void }>} */
   #awaited = [];
+  /** @type {Array<{ count: number, reached: () => void }>} */
+  #firesAwaited = [];
 
   constructor(options) {
     this.fires = [];
@@ -140,6 +142,12 @@ class Sandbox {
   arrival(path) {
     if (this.requests.some((r) => r.path === path && r.body !== null)) return Promise.resolve();
     return new Promise((arrived) => this.#awaited.push({ path, arrived }));
+  }
+
+  /** Resolves once `fires` holds `count` fires: at once if it does. */
+  firesReach(count) {
+    if (this.fires.length >= count) return Promise.resolve();
+    return new Promise((reached) => this.#firesAwaited.push({ count, reached }));
   }
 
   injectFault(fault) {
@@ -392,6 +400,8 @@ class Sandbox {
     const { moved, stageBefore, stageAfter } = this.#pipelines.fire(fire.entityType, fire.entityId, fire.triggerId);
     this.fires.push(moved === null ? { ...record, moved } : { ...record, moved, stageBefore, stageAfter });
     entry.fired = true;
+    for (const one of this.#firesAwaited.filter((waiting) => waiting.count <= this.fires.length)) one.reached();
+    this.#firesAwaited = this.#firesAwaited.filter((waiting) => waiting.count > this.fires.length);
     return { status: 200, body: { success: true, data: true }, fired: true };
   }
 
