@@ -1,13 +1,9 @@
-import type { IDataObject } from 'n8n-workflow';
-
 import { apiError, details, errorMessage, FAST, json } from './helpers';
-import { fireAt, useSandbox } from './sandboxRun';
+import { fireBodies, fireWith, useSandbox } from './sandboxRun';
 
 const box = useSandbox();
-const fire = async (items: IDataObject[], overrides: Parameters<typeof fireAt>[2]) => await fireAt(box.sandbox, items, overrides);
-/** The entity IDs of the fires the sandbox received, in order. */
-const sentIds = () =>
-	box.sandbox.requests.filter((r) => r.path === '/v1/triggers/fire').map((r) => (r.body as { entityId: unknown }).entityId);
+const fire = fireWith(box);
+const sentIds = () => fireBodies(box.sandbox).map((body) => body.entityId);
 
 // Item 1 is refused by the API, item 2 fails the node's own check; 0 and 3 are good.
 const items = [{ id: 10 }, { id: 666 }, { id: 'abc' }, { id: 13 }];
