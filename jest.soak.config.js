@@ -6,6 +6,8 @@ const soak = { testMatch: ['<rootDir>/test/**/*.soak.ts'] };
 
 /** @type {import('jest').Config} */
 module.exports = {
+	// A project's maxWorkers is not read: the run's is. Two at once, as npm test runs (jest.config.js).
+	maxWorkers: 2,
 	projects: [
 		{ ...require('./jest.config'), ...soak, displayName: 'soak, n8n 2.x' },
 		{ ...require('./jest.n8n1.config'), ...soak, displayName: 'soak, n8n 1.x' },
