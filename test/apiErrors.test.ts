@@ -2,7 +2,10 @@ import nock from 'nock';
 
 import { API, apiError, details, errorMessage, fire, FAST, listParameters, PERSONAL_KEY, recordFires } from './helpers';
 import { runWorkflow } from './harness/runWorkflow';
+import { useVirtualClock } from './harness/virtualClock';
 
+// The node's waits (pacing, retries) take no real time; none is asserted here.
+useVirtualClock();
 afterEach(() => nock.cleanAll());
 
 const MAY_HAVE_FIRED = /may already have fired/;

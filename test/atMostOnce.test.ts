@@ -1,6 +1,6 @@
 import type { INode } from 'n8n-workflow';
 
-import { apiError, details, errorMessage, FAST, fireParameters } from './helpers';
+import { apiError, details, errorMessage, FAST, fireParameters, RETRY_ON_FAIL as RETRY } from './helpers';
 import { CREDENTIAL_TYPE, NODE_TYPE } from './harness/loadPackage';
 import { LOOP_TYPE, loopNode } from './harness/loopNode';
 import { runGraph, type OnError } from './harness/runWorkflow';
@@ -14,7 +14,6 @@ import type { Fault, Sandbox } from './sandbox/server';
 useVirtualClock();
 const box = useSandbox();
 
-const RETRY = { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 };
 const MAY_HAVE_FIRED = /may already have fired/;
 const fired = (sandbox: Sandbox) => sandbox.fires.map((f) => Number(f.entityId)).sort((a, b) => a - b);
 const sent = (sandbox: Sandbox) =>

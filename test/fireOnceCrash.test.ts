@@ -2,7 +2,6 @@ import type { INodeExecutionData } from 'n8n-workflow';
 
 import { details, errorMessage, FAST } from './helpers';
 import { MemoryDeduplicationStore, registerDeduplicationStore } from './harness/deduplication';
-import { delay } from './harness/system';
 import { firedTwice, freshKey, ids } from './hostile/support';
 import { fireAt, useSandbox } from './sandboxRun';
 
@@ -79,14 +78,15 @@ async function dieMidRun(count: number, firesBeforeDeath: number) {
 	const apiKey = freshKey(box.sandbox);
 	// Answers take a while: when the process dies, some fires have landed unanswered.
 	box.sandbox.setLatency(40);
-	let ended = false;
 	// A killed process does nothing more: its execution is stopped with it, so no timer of it lives on.
 	const kill = new AbortController();
 	const options = { apiKey, options: ONCE, onError: 'continueErrorOutput' as const, signal: kill.signal };
-	void doomed.fireAt(box.sandbox, ids(count), options).finally(() => (ended = true));
-	while (box.sandbox.fires.length < firesBeforeDeath) {
-		if (ended) throw new Error(`the run ended after ${box.sandbox.fires.length} fires, before it could be killed`);
-		await delay(2);
+	const ended = doomed.fireAt(box.sandbox, ids(count), options).then(
+		() => true,
+		() => true,
+	);
+	if (await Promise.race([box.sandbox.firesReach(firesBeforeDeath).then(() => false), ended])) {
+		throw new Error(`the run ended after ${box.sandbox.fires.length} fires, before it could be killed`);
 	}
 	doomed.store.die();
 	box.sandbox.cutOff(apiKey);

@@ -3,6 +3,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { FAST } from './helpers';
 import { MemoryDeduplicationStore, registerDeduplicationStore } from './harness/deduplication';
 import { loadPackage } from './harness/loadPackage';
+import type { RunResult } from './harness/runWorkflow';
 import { firedTwice, freshKey, ids } from './hostile/support';
 import { fireAt, useSandbox } from './sandboxRun';
 
@@ -13,7 +14,9 @@ import { fireAt, useSandbox } from './sandboxRun';
 // 17 — "executions on different workers recording different keys at the same time must not
 // erase each other's keys"; 40 different keys at once over two workers, then all 40 again,
 // fire 40 times (a version without the check after the fires fired 44 in a real n8n); the same
-// key delivered to both at the same moment fires once.
+// key delivered to both at the same moment fires once. The races within one process are here
+// too (moved from fireOnce.test.ts): in real time, as the store's turns and the node's waits
+// interleave in n8n; the event clock of fireOnce.test.ts would line them up.
 const box = useSandbox();
 const store = registerDeduplicationStore(new MemoryDeduplicationStore());
 const worker: { fireAt: typeof fireAt; loadPackage: typeof loadPackage } = {} as never;
@@ -82,4 +85,32 @@ test('one bulk execution in each process at once, different records: each keeps 
 
 	expect(fired()).toEqual(ids(60).map(({ id }) => id));
 	expect(again.flatMap((result) => result.main.map((item) => item.json.skipped))).toEqual(Array(60).fill(true));
+});
+
+describe('executions at the same time in one process', () => {
+	const execution = async (items: IDataObject[], apiKey: string) =>
+		await fireAt(box.sandbox, items, { apiKey, options: ONCE, onError: 'continueErrorOutput' });
+	const firedIds = (result: RunResult) => result.main.filter((item) => item.json.success === true).map((item) => item.json.entityId);
+
+	test('in one n8n process, executions with the same records at once fire each record once; every item ends as one output item', async () => {
+		const apiKey = freshKey(box.sandbox);
+		// The node's row exists already: the first writes of a new row race differently (a duplicate key, tried again).
+		await execution([{ id: 100 }], apiKey);
+		const results = await Promise.all(Array.from({ length: 6 }, async () => await execution(ids(5), apiKey)));
+
+		expect(fired()).toEqual([1, 2, 3, 4, 5, 100]);
+		expect(firedTwice(box.sandbox)).toEqual([]);
+		for (const result of results) expect(result.main).toHaveLength(5);
+		expect(results.flatMap(firedIds).sort()).toEqual([1, 2, 3, 4, 5]);
+	});
+
+	test('in one process, 40 single-key executions at once and then the same 40 again fire 40 times; the store keeps all 40 keys', async () => {
+		const apiKey = freshKey(box.sandbox);
+		const deliver = async () => await Promise.all(ids(40).map(async (item) => await execution([item], apiKey)));
+		await deliver();
+		await deliver();
+
+		expect(fired()).toEqual(ids(40).map(({ id }) => id));
+		for (const { id } of ids(40)) expect(store.holds(`deal:${id}:payment_received`)).toBe(true);
+	});
 });

@@ -1,12 +1,15 @@
 import type { INodeParameters } from 'n8n-workflow';
 import nock from 'nock';
 
-import { API, details, errorMessage, FAST, fire, fireParameters, PERSONAL_KEY } from './helpers';
+import { API, details, errorMessage, FAST, fire, fireParameters, PERSONAL_KEY, RETRY_ON_FAIL } from './helpers';
 import { fireAt, useSandbox } from './sandboxRun';
 import { runWorkflow } from './harness/runWorkflow';
 import { startSandbox } from './sandbox/server';
 import { startTlsServer } from './sandbox/tlsServer';
+import { useVirtualClock } from './harness/virtualClock';
 
+// The node's waits (pacing, retries) take no real time; none is asserted here.
+useVirtualClock();
 const box = useSandbox();
 const MAY_HAVE_FIRED = /may already have fired/;
 const WITH_RETRY = { ...FAST, retryAmbiguousFires: true };
@@ -151,7 +154,7 @@ describe('Network faults', () => {
 				});
 			const result = await fire([{ id: 1 }], {
 				onError: 'continueErrorOutput',
-				settings: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 },
+				settings: RETRY_ON_FAIL,
 			});
 
 			expect(requests).toBe(1);

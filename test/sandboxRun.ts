@@ -6,6 +6,14 @@ import { fireParameters } from './helpers';
 
 export { SEEDED };
 
+/** The bodies of the fire requests the sandbox received, in order. */
+export const fireBodies = (sandbox: Sandbox) =>
+	sandbox.requests.filter((r) => r.path === '/v1/triggers/fire').map((r) => r.body as IDataObject);
+
+/** Fire Trigger against the sandbox, with the SEEDED personal key unless told otherwise. */
+export const fireWith = (box: { sandbox: Sandbox }) => async (items: IDataObject[], overrides?: Parameters<typeof fireAt>[2]) =>
+	await fireAt(box.sandbox, items, overrides);
+
 /** A sandbox per test file; tests reset it. */
 export function useSandbox(options: SandboxOptions = { rateLimit: false }) {
 	const box: { sandbox: Sandbox } = {} as never;

@@ -5,7 +5,10 @@ import { FAST, fireParameters } from './helpers';
 import { runWorkflow } from './harness/runWorkflow';
 import { searchList } from './harness/searchList';
 import { SEEDED, useSandbox } from './sandboxRun';
+import { useVirtualClock } from './harness/virtualClock';
 
+// The node's waits (pacing, retries) take no real time; none is asserted here.
+useVirtualClock();
 const box = useSandbox();
 const personal = () => ({ apiKey: SEEDED.personal, baseUrl: box.sandbox.url });
 const app = () => ({ apiKey: SEEDED.app, sessionToken: SEEDED.session, baseUrl: box.sandbox.url });

@@ -1,7 +1,6 @@
 import type { IDataObject } from 'n8n-workflow';
 
-import { details, errorMessage, FAST, fireParameters, toolFailure } from './helpers';
-import { delay } from './harness/system';
+import { details, errorMessage, FAST, fireParameters, RETRY_ON_FAIL, toolFailure } from './helpers';
 import { useVirtualClock } from './harness/virtualClock';
 import { callAsTool, TOOL_PATHS } from './hostile/agentRun';
 import { freshKey } from './hostile/support';
@@ -124,7 +123,7 @@ describe('Report Stage Change', () => {
 		// The fire answers late, so that the search after it can be made to fail once the fire is on its way.
 		box.sandbox.injectFault({ kind: 'slow', delayMs: 300, match: { path: '/v1/triggers/fire' } });
 		const run = fireAt(box.sandbox, ids(5141), { options: DEFAULTS, apiKey: personal() });
-		while (fireRequests(box.sandbox).length === 0) await delay(5);
+		await box.sandbox.arrival('/v1/triggers/fire');
 		box.sandbox.injectFault({ kind: 'html502', times: Infinity, match: { path: '/v1/deals/search' } });
 		const result = await run;
 
@@ -179,7 +178,7 @@ describe('When the Record Did Not Move: Fail the Item', () => {
 		const stop = await fireAt(box.sandbox, ids(5143, 5141), {
 			options: FAIL,
 			apiKey: personal(),
-			settings: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 },
+			settings: RETRY_ON_FAIL,
 		});
 		expect(stop.error?.message).toBe('Deal 5143 did not move (item 0)');
 		expect(fireRequests(box.sandbox).map((r) => (r.body as IDataObject).entityId)).toEqual([5143, 5141]);
@@ -189,7 +188,7 @@ describe('When the Record Did Not Move: Fail the Item', () => {
 			options: FAIL,
 			apiKey: personal(),
 			onError: 'continueRegularOutput',
-			settings: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 },
+			settings: RETRY_ON_FAIL,
 		});
 		expect(regular.main.map((item) => (item.json.error ? (item.json.error as IDataObject).code : item.json.moved))).toEqual(['RECORD_NOT_MOVED', true]);
 		expect(fireRequests(box.sandbox)).toHaveLength(2);

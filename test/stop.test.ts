@@ -1,10 +1,13 @@
 import { apiError, FAST } from './helpers';
-import { delay } from './harness/system';
+import { useEventClock } from './harness/virtualClock';
 import { freshKey, ids } from './hostile/support';
 import { fireAt, useSandbox } from './sandboxRun';
 import type { Sandbox } from './sandbox/server';
 
-// Real time here: each test ends long before the waits it sets up, unless a stop fails to drop them.
+// On the event clock, which moves only when everything waits for it: each run ends before the
+// waits it sets up are over, unless a stop fails to drop them, and then the clock moves on to
+// their end and what they held is sent. No real timer outlives a test.
+const clock = useEventClock({ start: Date.UTC(2026, 10, 29, 12, 0, 0) });
 const box = useSandbox();
 const sent = (sandbox: Sandbox) =>
 	sandbox.requests.filter((r) => r.path === '/v1/triggers/fire').map((r) => (r.body as { entityId: unknown }).entityId);
@@ -24,7 +27,7 @@ describe('Stop means stop', () => {
 			body: apiError('BITRIX_ACCESS_DENIED', 'Доступ запрещён'),
 			match: { path: '/v1/triggers/fire', entityId: '2' },
 		});
-		const result = await fireAt(box.sandbox, ids(2), { apiKey, options: { ...FAST, maxConcurrent: 2 } });
+		const result = await clock.runUntil(fireAt(box.sandbox, ids(2), { apiKey, options: { ...FAST, maxConcurrent: 2 } }));
 
 		expect(result.error?.message).toBe('Bitrix24 denied access to this record');
 		expect(result.error?.description).toMatch(/Not sent: item 0\.$/);
@@ -37,9 +40,9 @@ describe('Stop means stop', () => {
 		const stop = new AbortController();
 		// One fire a minute: the second would wait a minute for its turn.
 		const run = fireAt(box.sandbox, ids(5), { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1 }, signal: stop.signal });
-		while (sent(box.sandbox).length === 0) await delay(5);
+		await clock.runUntil(box.sandbox.arrival('/v1/triggers/fire'));
 		stop.abort();
-		await run;
+		await clock.runUntil(run);
 
 		expect(sent(box.sandbox)).toEqual([1]);
 	}, 20_000);

@@ -1,8 +1,8 @@
-import nock from 'nock';
+import { details, errorMessage, json } from './helpers';
+import { fireBodies, fireWith, useSandbox } from './sandboxRun';
 
-import { details, errorMessage, fire, json, recordFires } from './helpers';
-
-afterEach(() => nock.cleanAll());
+const box = useSandbox();
+const fire = fireWith(box);
 
 describe('Fire Trigger checks every item before anything is sent', () => {
 	const badEntityIds: Array<[string, string | number]> = [
@@ -16,10 +16,9 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 	];
 
 	test.each(badEntityIds)('Entity ID: %s', async (_label, id) => {
-		const api = recordFires();
 		const result = await fire([{ id: 1 }, { id }, { id: 3 }], { onError: 'continueErrorOutput' });
 
-		expect(api.bodies.map((body) => body.entityId)).toEqual([1, 3]);
+		expect(fireBodies(box.sandbox).map((body) => body.entityId)).toEqual([1, 3]);
 		expect(json(result.main).map((item) => item.entityId)).toEqual([1, 3]);
 		expect(result.errors).toHaveLength(1);
 		const [failed] = result.errors;
@@ -35,13 +34,12 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 	});
 
 	test('Entity Type from an expression that is not a CRM type', async () => {
-		const api = recordFires();
 		const result = await fire([{ id: 1, type: 'banana' }], {
 			entityType: '={{ $json.type }}',
 			onError: 'continueErrorOutput',
 		});
 
-		expect(api.bodies).toEqual([]);
+		expect(fireBodies(box.sandbox)).toEqual([]);
 		expect(errorMessage(result.errors[0])).toBe('Invalid Entity Type "banana" in item 0');
 		expect(details(result.errors[0]).description).toBe(
 			'Entity Type must be one of: deal, lead, contact, company, quote, invoice.',
@@ -55,11 +53,10 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		['with an injection', 'x"; DROP TABLE'],
 		['too long', 'a'.repeat(256)],
 	])('Trigger code %s', async (_label, code) => {
-		const api = recordFires();
 		// Through an expression: n8n itself refuses to start with a literally empty required field.
 		const result = await fire([{ id: 1, code }], { trigger: '={{ $json.code }}', onError: 'continueErrorOutput' });
 
-		expect(api.bodies).toEqual([]);
+		expect(fireBodies(box.sandbox)).toEqual([]);
 		expect(errorMessage(result.errors[0])).toMatch(/^Invalid Trigger ".*" in item 0$/);
 		expect(details(result.errors[0]).description).toMatch(/Latin letters, digits, "\.", "-" and "_"/);
 		expect(details(result.errors[0]).triggerId).toBe(code);
@@ -73,16 +70,14 @@ describe('Fire Trigger checks every item before anything is sent', () => {
 		// Legacy invoices and smart invoices are different records with different IDs.
 		['a legacy invoice link', 'https://acme.bitrix24.com/crm/invoice/show/12/', /legacy invoice.*smart invoice.*\/crm\/type\/31\/details\/ID\//],
 	])('Entity ID by URL: %s', async (_label, link, why) => {
-		const api = recordFires();
 		const result = await fire([{}], { mode: 'url', entityId: link, onError: 'continueErrorOutput' });
 
-		expect(api.bodies).toEqual([]);
+		expect(fireBodies(box.sandbox)).toEqual([]);
 		expect(errorMessage(result.errors[0])).toMatch(/^Invalid Entity ID ".*" in item 0$/);
 		expect(details(result.errors[0]).description).toMatch(why);
 	});
 
 	test('a very long value is shortened in the message', async () => {
-		recordFires();
 		const result = await fire([{ id: 'x'.repeat(10_000) }], { onError: 'continueErrorOutput' });
 
 		expect((errorMessage(result.errors[0]) as string).length).toBeLessThan(100);

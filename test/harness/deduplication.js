@@ -22,7 +22,13 @@ const { load, nextTurn } = require('./system');
 const hash = (value) => crypto.createHash('md5').update(value.toString()).digest('base64');
 
 class MemoryDeduplicationStore {
-	constructor() {
+	/**
+	 * @param {{ clock?: { after: (ms: number) => Promise<void>, busy: <T>(work: Promise<T>) => Promise<T>, runUntil: <T>(work: Promise<T>) => Promise<T> } }} [options]
+	 * With the test's event clock (./eventClock.js), the clock does not move during a call, as no
+	 * real time passes in one, and `quiet` lets virtual time pass instead of real time.
+	 */
+	constructor({ clock } = {}) {
+		this.clock = clock;
 		/** @type {Map<string, { mode: string, data: string[] }>} */
 		this.rows = new Map();
 		/** Errors the next calls throw, in turn (a database that is down). */
@@ -37,6 +43,8 @@ class MemoryDeduplicationStore {
 	 * injects failures must not meet the previous test's.
 	 */
 	async quiet(quietMs = 300) {
+		// A virtual minute: the node's last looks at the store wait on its clock, a settle or a few.
+		if (this.clock) return await this.clock.runUntil(this.clock.after(60_000));
 		while (Date.now() - this.lastCallAt < quietMs) await new Promise((resolve) => setTimeout(resolve, quietMs));
 	}
 
@@ -62,6 +70,19 @@ class MemoryDeduplicationStore {
 	}
 
 	async checkProcessedAndRecord(items, scope, contextData, options) {
+		return await this.#call(async () => await this.#checkProcessedAndRecord(items, scope, contextData, options));
+	}
+
+	async removeProcessed(items, scope, contextData) {
+		return await this.#call(async () => await this.#removeProcessed(items, scope, contextData));
+	}
+
+	/** @template T @param {() => Promise<T>} work @returns {Promise<T>} */
+	async #call(work) {
+		return this.clock ? await this.clock.busy(work()) : await work();
+	}
+
+	async #checkProcessedAndRecord(items, scope, contextData, options) {
 		assert.equal(options.mode, 'entries', 'only the mode "entries" is modelled');
 		const row = MemoryDeduplicationStore.rowOf(scope, contextData);
 		const found = await this.read(row);
@@ -85,7 +106,7 @@ class MemoryDeduplicationStore {
 		return result;
 	}
 
-	async removeProcessed(items, scope, contextData) {
+	async #removeProcessed(items, scope, contextData) {
 		const row = MemoryDeduplicationStore.rowOf(scope, contextData);
 		const found = await this.read(row);
 		if (!found) return;

@@ -27,9 +27,28 @@ function eventClock({ start, windowMs, onMove }) {
 	const clock = {
 		at: start,
 		windowMs,
+		/** Every wait asked for, in milliseconds, in order. */
+		sleeps: /** @type {number[]} */ ([]),
 		now: () => clock.at,
 		/** @param {number} ms */
-		sleep: (ms) => new Promise((wake) => timers.push({ at: clock.at + Math.max(0, ms), seq: seq++, wake })),
+		sleep: (ms) => {
+			clock.sleeps.push(ms);
+			return clock.after(ms);
+		},
+		/** A wait of the test's own (a slow store call), not recorded in `sleeps`. @param {number} ms @returns {Promise<void>} */
+		after: (ms) => new Promise((wake) => timers.push({ at: clock.at + Math.max(0, ms), seq: seq++, wake })),
+		/**
+		 * Work outside HTTP that the clock must not jump over (a call on a test's store): counted as
+		 * a request in flight until it ends. @template T @param {Promise<T>} work @returns {Promise<T>}
+		 */
+		async busy(work) {
+			inFlight++;
+			try {
+				return await work;
+			} finally {
+				inFlight--;
+			}
+		},
 		/** Virtual milliseconds since `from` (default: the clock's start). */
 		elapsed: (from = start) => clock.at - from,
 		/**

@@ -31,7 +31,7 @@ export interface RunOptions {
 	items?: IDataObject[];
 	onError?: OnError;
 	credentials: ICredentialDataDecryptedObject;
-	/** More node settings, such as Retry On Fail: { retryOnFail: true, maxTries: 3, waitBetweenTries: 0 }. */
+	/** More node settings, such as Retry On Fail (RETRY_ON_FAIL in ../helpers). */
 	settings?: Partial<INode>;
 	signal?: AbortSignal;
 }

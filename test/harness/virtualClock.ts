@@ -2,7 +2,13 @@ import type { Clock } from '../../nodes/Bitrix24Vibecode/transport/clock';
 import { eventClock } from './eventClock';
 import { fakeDateOnly, nextTurn, PACKAGE_ROOT } from './system';
 
-/** The module of the built node that gives its pacers their clock. */
+// The one place a workflow test gets its clock from, each replacing the built node's single clock
+// seam (transport/clock.js `systemClock`) for the test file: virtual (useVirtualClock), shared by
+// several n8n processes, n8n's store and the sandbox (useEventClock), or real with the key's
+// window compressed (useCompressedWindow, the soak suites). Unit tests of the source give a
+// Pacer its clock directly (test/unit/).
+
+/** The module of the built node that gives its pacers (and Fire Once's waits) their clock. */
 const BUILT_CLOCK = `${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`;
 
 /** The node's window is Vibecode's minute; a suite against a sandbox whose window is compressed gives it the same. */
@@ -40,7 +46,7 @@ export function useVirtualClock({ windowMs = 60_000 }: ClockOptions = {}) {
 
 /**
  * The node's own clock, real time, with the key's window compressed as the sandbox's is: for
- * suites that run against the sandbox in real time (the hostile ones). Injected as useVirtualClock's.
+ * suites that run against the sandbox in real time (the soak suites, *.soak.ts). Injected as useVirtualClock's.
  */
 export function useCompressedWindow(windowMs: number) {
 	jest.doMock(BUILT_CLOCK, () => {
@@ -53,7 +59,9 @@ export function useCompressedWindow(windowMs: number) {
  * Virtual time shared by every n8n process of this test file (each jest module registry that
  * loads the package) and by the sandbox: pacers sleep at once, and the clock jumps to the earliest
  * wake-up when nothing is in flight (./eventClock.js). Date is faked to the clock's time, so the
- * sandbox's key window and portal bucket count in it. Run the work with `clock.runUntil`.
+ * sandbox's key window and portal bucket count in it. Run the work with `clock.runUntil`; give
+ * n8n's model store the clock (`new MemoryDeduplicationStore({ clock })`) so that the clock holds
+ * still during its calls; `clock.sleeps` records the node's waits.
  */
 export function useEventClock({ start, windowMs = 60_000 }: { start: number } & ClockOptions) {
 	const clock = eventClock({ start, windowMs, onMove: (at: number) => jest.setSystemTime(at) });

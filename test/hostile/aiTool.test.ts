@@ -5,7 +5,10 @@ import type { IDataObject } from 'n8n-workflow';
 import { FAST, fireParameters, PERSONAL_KEY, recordFires, toolFailure } from '../helpers';
 import { callAsTool, TOOL_PATHS } from './agentRun';
 import { byIdCase, entityIds, entityTypes, mismatch, SEED, sorted, triggers, type Case } from './hostileValues';
+import { useVirtualClock } from '../harness/virtualClock';
 
+// The node's waits (pacing, retries) take no real time; none is asserted here.
+useVirtualClock();
 afterEach(() => nock.cleanAll());
 
 // How a user sets the node up as a tool: the model fills all three fields.

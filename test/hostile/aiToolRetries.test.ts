@@ -1,4 +1,4 @@
-import { apiError, FAST, fireParameters, toolFailure } from '../helpers';
+import { apiError, FAST, fireParameters, RETRY_ON_FAIL, toolFailure } from '../helpers';
 import { useVirtualClock } from '../harness/virtualClock';
 import { useSandbox } from '../sandboxRun';
 import type { Fault, Sandbox } from '../sandbox/server';
@@ -15,7 +15,7 @@ const parameters = fireParameters({
 	entityId: "={{ $fromAI('entityId', 'The ID of the CRM record', 'number') }}",
 	options: FAST,
 });
-const RETRY = { retryOnFail: true, maxTries: 4, waitBetweenTries: 0 };
+const RETRY = { ...RETRY_ON_FAIL, maxTries: 4 };
 const sent = (sandbox: Sandbox) =>
 	sandbox.requests.filter((r) => r.path === '/v1/triggers/fire').map((r) => (r.body as { entityId: unknown }).entityId);
 const faultOn = (entityId: number, fault: Fault) =>

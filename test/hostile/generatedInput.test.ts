@@ -21,7 +21,10 @@ import {
 	type Case,
 } from './hostileValues';
 import { outcomes } from './support';
+import { useVirtualClock } from '../harness/virtualClock';
 
+// The node's waits (pacing, retries) take no real time; none is asserted here.
+useVirtualClock();
 afterEach(() => nock.cleanAll());
 
 // Record paths as Bitrix24 shows them, by the entity type they stand for.

@@ -7,10 +7,13 @@ import { apiError, FAST, fireParameters, listParameters } from '../helpers';
 import { runWorkflow, type OnError } from '../harness/runWorkflow';
 import { searchList } from '../harness/searchList';
 import { testCredential } from '../harness/testCredential';
+import { useVirtualClock } from '../harness/virtualClock';
 import { useSandbox } from '../sandboxRun';
 import { startSandbox, type Fault } from '../sandbox/server';
 import { callAsTool, TOOL_PATHS } from './agentRun';
 
+// The node's waits (retries, pacing) take no time: what is searched is what the runs show, not when.
+useVirtualClock();
 const box = useSandbox();
 
 const KEYS = {

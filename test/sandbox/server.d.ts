@@ -286,6 +286,10 @@ export interface Sandbox {
   readonly missingRecords: Array<{ entityType: EntityType; id: number }>;
   /** Every /v1 (non-control) request, in arrival order. Cleared in place by reset(). */
   readonly requests: RequestLogEntry[];
+  /** Resolves once a request on `path` (such as '/v1/triggers/fire') has arrived, its body read: at once if one is in `requests`. */
+  arrival(path: string): Promise<void>;
+  /** Resolves once `fires` holds `count` fires: at once if it does. */
+  firesReach(count: number): Promise<void>;
   /** Queued faults not used up yet. */
   readonly pendingFaults: PendingFault[];
   /** Requests the portal's bucket refused (see PortalConfig). Zeroed by reset(). */

@@ -70,6 +70,10 @@ class Sandbox {
   #keys = seededKeys();
   #sessions = seededSessions();
   #recordRequests;
+  /** @type {Array<{ path: string, arrived: () => void }>} */
+  #awaited = [];
+  /** @type {Array<{ count: number, reached: () => void }>} */
+  #firesAwaited = [];
 
   constructor(options) {
     this.fires = [];
@@ -132,6 +136,18 @@ class Sandbox {
     this.#portal.reset();
     this.portalRefusals = 0;
     this.#pipelines.resetStages();
+  }
+
+  /** Resolves once a request on `path` has arrived, its body read: at once if one is in `requests`. */
+  arrival(path) {
+    if (this.requests.some((r) => r.path === path && r.body !== null)) return Promise.resolve();
+    return new Promise((arrived) => this.#awaited.push({ path, arrived }));
+  }
+
+  /** Resolves once `fires` holds `count` fires: at once if it does. */
+  firesReach(count) {
+    if (this.fires.length >= count) return Promise.resolve();
+    return new Promise((reached) => this.#firesAwaited.push({ count, reached }));
   }
 
   injectFault(fault) {
@@ -384,6 +400,8 @@ class Sandbox {
     const { moved, stageBefore, stageAfter } = this.#pipelines.fire(fire.entityType, fire.entityId, fire.triggerId);
     this.fires.push(moved === null ? { ...record, moved } : { ...record, moved, stageBefore, stageAfter });
     entry.fired = true;
+    for (const one of this.#firesAwaited.filter((waiting) => waiting.count <= this.fires.length)) one.reached();
+    this.#firesAwaited = this.#firesAwaited.filter((waiting) => waiting.count > this.fires.length);
     return { status: 200, body: { success: true, data: true }, fired: true };
   }
 
@@ -446,6 +464,8 @@ class Sandbox {
           }
         }
         ctx.entry.body = body.json !== undefined ? body.json : text === '' ? null : text;
+        for (const one of this.#awaited.filter((waiting) => waiting.path === ctx.entry.path)) one.arrived();
+        this.#awaited = this.#awaited.filter((waiting) => waiting.path !== ctx.entry.path);
         resolve(body);
       });
       ctx.req.once('close', () => resolve(null));
