@@ -41,7 +41,7 @@ function answerInTurn(...replies: ReadonlyArray<readonly [number, object, Record
 		.times(replies.length)
 		.reply(() => {
 			const [status, body, headers] = replies[times.length];
-			times.push(clock.now);
+			times.push(clock.at);
 			return [status, body, headers ?? {}];
 		});
 	return times;

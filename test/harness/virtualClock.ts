@@ -6,7 +6,7 @@ import { fakeDateOnly, nextTurn, PACKAGE_ROOT } from './system';
 // seam (transport/clock.js `systemClock`) for the test file: virtual (useVirtualClock), shared by
 // several n8n processes, n8n's store and the sandbox (useEventClock), or real with the key's
 // window compressed (useCompressedWindow, the soak suites). Unit tests of the source give a
-// Pacer its clock directly (test/unit/).
+// Pacer a virtualClock() of their own directly.
 
 /** The module of the built node that gives its pacers (and Fire Once's waits) their clock. */
 const BUILT_CLOCK = `${PACKAGE_ROOT}/dist/nodes/Bitrix24Vibecode/transport/clock.js`;
@@ -16,32 +16,49 @@ interface ClockOptions {
 	windowMs?: number;
 }
 
-/**
- * A virtual clock for the built node in this test file: a wait takes no real time and moves the
- * clock on by exactly its length, so pacing is asserted in exact milliseconds however busy the
- * machine is. It is injected as a dependency: jest gives this file's module registry the
- * virtual clock in place of the node's clock module when n8n's loader loads the package (call
- * it at the top of the file, before anything loads the package). The built files are not
- * touched. Unit tests of the source give a Pacer its clock directly (test/unit/).
- */
-export function useVirtualClock({ windowMs = 60_000 }: ClockOptions = {}) {
-	const state = { now: 0, sleeps: [] as number[] };
-	const virtual: Clock = {
-		now: () => state.now,
-		sleep: async (ms) => {
-			state.sleeps.push(ms);
-			await nextTurn();
-			state.now += ms;
-		},
+/** A clock that moves only when the node waits, by exactly the wait, and takes no real time. */
+export interface VirtualClock extends Clock {
+	/** The clock's time. */
+	at: number;
+	/** Every wait the node asked for, in order. */
+	sleeps: number[];
+	/** Called as a wait begins (before the clock moves): a test may act "during" the wait. */
+	onSleep?: (ms: number) => void;
+}
+
+/** A virtual clock: given to a Pacer directly by unit tests of the source, injected by useVirtualClock. */
+export function virtualClock({ windowMs = 60_000 }: ClockOptions = {}): VirtualClock {
+	const clock: VirtualClock = {
+		at: 0,
+		sleeps: [],
 		windowMs,
+		now: () => clock.at,
+		sleep: async (ms: number) => {
+			clock.sleeps.push(ms);
+			clock.onSleep?.(ms);
+			await nextTurn();
+			clock.at += ms;
+		},
 	};
-	jest.doMock(BUILT_CLOCK, () => ({ systemClock: virtual }));
+	return clock;
+}
+
+/**
+ * A virtual clock for the built node in this test file, so that pacing is asserted in exact
+ * milliseconds however busy the machine is. It is injected as a dependency: jest gives this
+ * file's module registry the virtual clock in place of the node's clock module when n8n's loader
+ * loads the package (call it at the top of the file, before anything loads the package). The
+ * built files are not touched.
+ */
+export function useVirtualClock(options: ClockOptions = {}): VirtualClock {
+	const clock = virtualClock(options);
+	jest.doMock(BUILT_CLOCK, () => ({ systemClock: clock }));
 	beforeEach(() => {
 		// Never backwards: a key's pace carries over from test to test.
-		state.now = Math.max(state.now, Date.now());
-		state.sleeps = [];
+		clock.at = Math.max(clock.at, Date.now());
+		clock.sleeps = [];
 	});
-	return state;
+	return clock;
 }
 
 /**

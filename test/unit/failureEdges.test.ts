@@ -4,7 +4,8 @@ import { apiError } from '../../nodes/Bitrix24Vibecode/errors';
 import { failureFromNetworkError, failureFromResponse, isAmbiguous } from '../../nodes/Bitrix24Vibecode/transport/failure';
 import { Pacer } from '../../nodes/Bitrix24Vibecode/transport/pacer';
 import { send, type RetryPolicy } from '../../nodes/Bitrix24Vibecode/transport/request';
-import { NODE, virtualClock } from '../unit/support';
+import { virtualClock } from '../harness/virtualClock';
+import { NODE } from '../unit/support';
 
 // Edges of reading an answer that these tests found wrong once (each now fixed): a 429's wait
 // when the body says nothing, waits given as nothing, network codes with digits, and answers

@@ -1,5 +1,6 @@
 import { Pacer, TurnCancelled } from '../../nodes/Bitrix24Vibecode/transport/pacer';
-import { settle, virtualClock, type VirtualClock } from './support';
+import { virtualClock, type VirtualClock } from '../harness/virtualClock';
+import { settle } from './support';
 
 // The pacer composes its parts (the key's window, congestion control, the fair queue), each
 // tested on its own beside this file; here, what the composition does with them: spacing, slots

@@ -3,7 +3,8 @@ import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullR
 import type { Failure } from '../../nodes/Bitrix24Vibecode/transport/failure';
 import { Pacer, TurnCancelled, type Turn } from '../../nodes/Bitrix24Vibecode/transport/pacer';
 import { CREDENTIAL_TYPE, send, type Paced, type RetryPolicy } from '../../nodes/Bitrix24Vibecode/transport/request';
-import { totalWait, virtualClock } from './support';
+import { virtualClock } from '../harness/virtualClock';
+import { totalWait } from './support';
 
 // Oracles: the README's "Bulk firing, rate limits and retries" (429 waits, Max Wait, Retry
 // Failed Fires) and Errors sections, and the API facts (429 is refused before Bitrix24; a 502,
