@@ -1,12 +1,10 @@
 import type { IDataObject, INode } from 'n8n-workflow';
 
 import { invalidValue } from '../../errors';
-import { ENTITY, ENTITY_TYPES, entityTypeOfCrmTypeId, isEntityType, recordKey, type EntityType } from '../../shared/entityTypes';
+import { ENTITY, ENTITY_TYPES, entityTypeOfCrmTypeId, isEntityType, recordKey, type EntityType, type RecordRef } from '../../shared/entityTypes';
 
 /** The fire request's body, checked; the output item repeats it. */
-export interface FireInput extends IDataObject {
-	entityType: EntityType;
-	entityId: number;
+export interface FireInput extends IDataObject, RecordRef {
 	triggerId: string;
 }
 
