@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, IN8nHttpFullResponse } from 'n8n-workflow';
 
-import { readOptions } from '../../nodes/Bitrix24Vibecode/shared/options';
+import { readOptions } from '../../nodes/Bitrix24Vibecode/options';
 import { retryPolicy, turnOf } from '../../nodes/Bitrix24Vibecode/transport/policy';
 import { Pacer } from '../../nodes/Bitrix24Vibecode/transport/pacer';
 import { send, type Sent } from '../../nodes/Bitrix24Vibecode/transport/request';

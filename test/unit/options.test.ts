@@ -7,7 +7,7 @@ import {
 	readOptions,
 	type ItemOptions,
 	type Options,
-} from '../../nodes/Bitrix24Vibecode/shared/options';
+} from '../../nodes/Bitrix24Vibecode/options';
 import { NODE, thrownBy } from './support';
 
 // Oracle: the README's options table (defaults and meaning) and "The options are checked once

@@ -8,8 +8,8 @@ import { PACKAGE_ROOT } from '../harness/system';
 // tsc must refuse it where the table is written; the copy as it is compiles, and so do the
 // type-level assertions of options.test.ts (the types derived, not written by hand).
 
-const SHARED = `${PACKAGE_ROOT}/nodes/Bitrix24Vibecode/shared`;
-const source = ts.sys.readFile(`${SHARED}/options.ts`) ?? '';
+const NODE_DIR = `${PACKAGE_ROOT}/nodes/Bitrix24Vibecode`;
+const source = ts.sys.readFile(`${NODE_DIR}/options.ts`) ?? '';
 
 /** The table's source with one entry's text changed: the entry is the one that names `name`. */
 function changed(name: string, from: string, to: string): string {
@@ -36,7 +36,7 @@ beforeAll(() => {
 	const config = ts.getParsedCommandLineOfConfigFile(`${PACKAGE_ROOT}/tsconfig.test.json`, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
 	if (!config) throw new Error('tsconfig.test.json unreadable');
 	// The variants sit beside options.ts, so that its imports resolve as they do for it.
-	const path = (variant: string) => `${SHARED}/options.${variant}.ts`;
+	const path = (variant: string) => `${NODE_DIR}/options.${variant}.ts`;
 	const files = new Map(Object.entries(VARIANTS).map(([variant, text]) => [path(variant), text]));
 	const host = ts.createCompilerHost(config.options);
 	const { getSourceFile, fileExists, readFile } = host;

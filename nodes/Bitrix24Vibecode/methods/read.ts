@@ -1,7 +1,7 @@
 import type { IDataObject, IHttpRequestOptions, ILoadOptionsFunctions } from 'n8n-workflow';
 
 import { apiError, type Operation } from '../errors';
-import { DEFAULT_OPTIONS } from '../shared/options';
+import { DEFAULT_OPTIONS } from '../options';
 import { retryPolicy, turnOf } from '../transport/policy';
 import { baseUrlOf, pacerOf, send } from '../transport/request';
 

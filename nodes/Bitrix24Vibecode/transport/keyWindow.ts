@@ -1,5 +1,4 @@
 import type { Clock } from './clock';
-import type { Turn } from './pacer';
 import type { RateHeaders } from './rateHeaders';
 
 // The gateway counts arrivals in a sliding window; starting exactly at the limit would let
@@ -70,7 +69,7 @@ export class KeyWindow {
 	}
 
 	/** The spacing of this process's starts now: the key's limit (or the caller's pace, before it is known), the cap, the share. */
-	intervalMs(asked: Pick<Turn, 'intervalMs' | 'capped'>, now: number): number {
+	intervalMs(asked: { intervalMs: number; capped?: boolean }, now: number): number {
 		const keyInterval = this.limit === undefined ? asked.intervalMs : (this.clock.windowMs / this.limit) * PACE_MARGIN;
 		const base = asked.capped ? Math.max(asked.intervalMs, keyInterval) : keyInterval;
 		return base / this.share(now);

@@ -1,7 +1,7 @@
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import { asNodeError } from '../../errors';
-import { DEFAULT_OPTIONS } from '../../shared/options';
+import { DEFAULT_OPTIONS } from '../../options';
 import { failed, type Item } from './item';
 import { openRun, stopsHere, whileRunning, type Run, type RunSource } from './run';
 import { answer } from './stages/answer';

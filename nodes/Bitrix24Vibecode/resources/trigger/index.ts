@@ -1,6 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
 
-import { optionsDescription } from '../../shared/options';
+import { optionsDescription } from '../../options';
 import { fireFields, fireOperationOption } from './fire';
 import { listOperationOption } from './list';
 

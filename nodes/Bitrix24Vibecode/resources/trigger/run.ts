@@ -10,7 +10,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import type { Registered } from '../../shared/closest';
-import { readOptions, type Options } from '../../shared/options';
+import { readOptions, type Options } from '../../options';
 import { requestDefaultsOf } from '../../transport/defaults';
 import { retryPolicy, turnOf } from '../../transport/policy';
 import { CREDENTIAL_TYPE, pacerOf, type Paced, type RetryPolicy } from '../../transport/request';

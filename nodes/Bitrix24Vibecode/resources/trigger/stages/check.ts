@@ -1,7 +1,7 @@
 import type { IDataObject } from 'n8n-workflow';
 
 import { asNodeError } from '../../../errors';
-import { readItemOption } from '../../../shared/options';
+import { readItemOption } from '../../../options';
 import { checkFireInput, fireName } from '../fireInput';
 import { failed, type Item } from '../item';
 import { fireKey } from '../ledger';

@@ -1,6 +1,6 @@
 import type { IDataObject, INode, INodeProperties } from 'n8n-workflow';
 
-import { invalidValue } from '../errors';
+import { invalidValue } from './errors';
 
 // The node's options, one entry each: n8n's field (its default, its range or choices, and in
 // displayOptions the operations that show and so use it), when the node reads it and, read per
