@@ -1,7 +1,4 @@
-import type Nock from 'nock';
-
-import { API, APP_KEY, fire as fireAtApi, json, PERSONAL_KEY, recordFires, SESSION } from './helpers';
-import { load } from './harness/system';
+import { API, APP_KEY, fire as fireAtApi, json, loadNock, PERSONAL_KEY, recordFires, SESSION } from './helpers';
 import { useVirtualClock } from './harness/virtualClock';
 import { fireBodies, fireWith, useSandbox } from './sandboxRun';
 
@@ -85,8 +82,7 @@ describe('Fire Trigger', () => {
 // nock: these assert the raw X-Api-Key and Authorization header bytes, which the sandbox's request log redacts.
 describe('Fire Trigger, the credential on the wire', () => {
 	// Loaded only here, so the tests above reach the sandbox without nock in the way.
-	const nock = () => load('nock') as typeof Nock;
-	afterEach(() => nock().cleanAll());
+	afterEach(() => loadNock().cleanAll());
 
 	test('a personal key sends X-Api-Key and no Authorization header at all', async () => {
 		const api = recordFires();
@@ -100,7 +96,7 @@ describe('Fire Trigger, the credential on the wire', () => {
 	test('an application key sends its session token as a Bearer token, also for the trigger code check', async () => {
 		const api = recordFires();
 		const list: Array<string | undefined> = [];
-		nock()(API)
+		loadNock()(API)
 			.get('/v1/triggers')
 			.reply(function () {
 				list.push(this.req.headers.authorization as string | undefined);

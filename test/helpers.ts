@@ -70,12 +70,16 @@ export const json = (items: INodeExecutionData[]) => items.map((item) => item.js
 export const details = (item: INodeExecutionData) => item.json.error as IDataObject;
 export const errorMessage = (item: INodeExecutionData) => details(item).message;
 
-/** Records every fire request nock answers, as the API would see it. */
+/**
+ * nock, for the few cases the sandbox cannot serve (raw credential bytes, socket errors). Loaded
+ * on first use, not at the top: once loaded, nock intercepts every HTTP request of the test file,
+ * the sandbox's too, which costs the sandbox suites that import these helpers a third of their time.
+ */
+export const loadNock = () => load('nock') as typeof Nock;
+
+/** Records every fire request nock answers, headers as sent (the sandbox's log redacts the credential). */
 export function recordFires(reply: (body: IDataObject) => [number, IDataObject | string] = () => [200, { success: true, data: true }]) {
-	// Loaded here, not at the top: once loaded, nock intercepts every HTTP request of the test
-	// file, the sandbox's too, which costs the sandbox suites that import these helpers a third of
-	// their time.
-	const nock = load('nock') as typeof Nock;
+	const nock = loadNock();
 	const bodies: IDataObject[] = [];
 	const headers: Array<Record<string, string | string[] | undefined>> = [];
 	const scope = nock(API)
