@@ -1,4 +1,4 @@
-import { API, APP_KEY, fire as fireAtApi, json, loadNock, PERSONAL_KEY, recordFires, SESSION } from './helpers';
+import { API, APP_KEY, fire as fireAtApi, json, loadNock, PERSONAL_KEY, recordFireHeaders, SESSION } from './helpers';
 import { useVirtualClock } from './harness/virtualClock';
 import { fireBodies, fireWith, useSandbox } from './sandboxRun';
 
@@ -85,16 +85,16 @@ describe('Fire Trigger, the credential on the wire', () => {
 	afterEach(() => loadNock().cleanAll());
 
 	test('a personal key sends X-Api-Key and no Authorization header at all', async () => {
-		const api = recordFires();
+		const headers = recordFireHeaders();
 		await fireAtApi([{ id: 1 }], { credentials: { apiKey: PERSONAL_KEY, sessionToken: '' } });
 
-		expect(api.headers[0]['x-api-key']).toBe(PERSONAL_KEY);
-		expect(api.headers[0]).not.toHaveProperty('authorization');
-		expect(api.headers[0]['content-type']).toMatch(/^application\/json/);
+		expect(headers[0]['x-api-key']).toBe(PERSONAL_KEY);
+		expect(headers[0]).not.toHaveProperty('authorization');
+		expect(headers[0]['content-type']).toMatch(/^application\/json/);
 	});
 
 	test('an application key sends its session token as a Bearer token, also for the trigger code check', async () => {
-		const api = recordFires();
+		const headers = recordFireHeaders();
 		const list: Array<string | undefined> = [];
 		loadNock()(API)
 			.get('/v1/triggers')
@@ -106,7 +106,7 @@ describe('Fire Trigger, the credential on the wire', () => {
 
 		expect(result.error).toBeUndefined();
 		expect(list).toEqual([`Bearer ${SESSION}`]);
-		expect(api.headers[0]['x-api-key']).toBe(APP_KEY);
-		expect(api.headers[0].authorization).toBe(`Bearer ${SESSION}`);
+		expect(headers[0]['x-api-key']).toBe(APP_KEY);
+		expect(headers[0].authorization).toBe(`Bearer ${SESSION}`);
 	});
 });
