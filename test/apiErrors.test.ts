@@ -1,12 +1,17 @@
-import nock from 'nock';
+import type { IDataObject } from 'n8n-workflow';
 
-import { API, apiError, details, errorMessage, fire, FAST, listParameters, PERSONAL_KEY, recordFires } from './helpers';
+import { apiError, details, errorMessage, FAST, fireParameters, listParameters } from './helpers';
 import { runWorkflow } from './harness/runWorkflow';
 import { useVirtualClock } from './harness/virtualClock';
+import { fireBodies, fireWith, SEEDED, useSandbox } from './sandboxRun';
 
 // The node's waits (pacing, retries) take no real time; none is asserted here.
 useVirtualClock();
-afterEach(() => nock.cleanAll());
+const box = useSandbox();
+const fire = fireWith(box);
+/** The sandbox answers the next fire with this status and body. */
+const answerFire = (status: number, body: IDataObject) =>
+	box.sandbox.injectFault({ kind: 'error', status, body, match: { path: '/v1/triggers/fire' } });
 
 const MAY_HAVE_FIRED = /may already have fired/;
 
@@ -33,26 +38,26 @@ const documented: Array<[number, string, string, RegExp]> = [
 
 describe('API errors become clear messages', () => {
 	test.each(documented)('%i %s', async (status, code, message, hint) => {
-		const api = recordFires(() => [status, apiError(code, 'Сообщение шлюза', { retryAfter: 0 })]);
+		answerFire(status, apiError(code, 'Сообщение шлюза', { retryAfter: 0 }));
 		const result = await fire([{ id: 1 }], {
 			onError: 'continueErrorOutput',
 			options: { ...FAST, maxRateLimitRetries: 0 },
 		});
 
-		expect(api.bodies).toHaveLength(1);
+		expect(fireBodies(box.sandbox)).toHaveLength(1);
 		expect(errorMessage(result.errors[0])).toBe(message);
 		expect(details(result.errors[0])).toMatchObject({ code, httpCode: status, hint: expect.stringMatching(hint) });
 		expect(details(result.errors[0]).description).toContain('Vibecode said: "Сообщение шлюза"');
 	});
 
 	test("the API's own hint and a Russian userMessage are kept", async () => {
-		recordFires(() => [
+		answerFire(
 			402,
 			apiError('PAYMENT_REQUIRED', 'Credit budget exhausted', {
 				hint: 'Top up at vibecode.bitrix24.tech/billing',
 				userMessage: 'Недостаточно кредитов на балансе',
 			}),
-		]);
+		);
 		const result = await fire([{ id: 1 }], { onError: 'stopWorkflow' });
 
 		expect(result.error?.message).toBe('The Vibecode credit budget is used up');
@@ -68,7 +73,7 @@ describe('API errors become clear messages', () => {
 		[418, 'TEAPOT', /^Vibecode refused the request, so the trigger did not fire\./],
 		[503, 'MAINTENANCE', MAY_HAVE_FIRED],
 	])('an unknown %i %s keeps its own code and borrows no other code\'s advice', async (status, code, hint) => {
-		recordFires(() => [status, apiError(code, 'Нет такой записи', { hint: 'Check the ID' })]);
+		answerFire(status, apiError(code, 'Нет такой записи', { hint: 'Check the ID' }));
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
 		const error = details(result.errors[0]);
@@ -80,7 +85,7 @@ describe('API errors become clear messages', () => {
 	});
 
 	test('HTTP 200 with success: false is a failure, not a success', async () => {
-		recordFires(() => [200, apiError('INTERNAL_ERROR', 'Что-то пошло не так')]);
+		answerFire(200, apiError('INTERNAL_ERROR', 'Что-то пошло не так'));
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
 		expect(result.main).toEqual([]);
@@ -89,23 +94,23 @@ describe('API errors become clear messages', () => {
 	});
 
 	test('an HTML error page from a proxy', async () => {
-		const api = recordFires(() => [502, '<html><body><h1>502 Bad Gateway</h1></body></html>']);
+		box.sandbox.injectFault({ kind: 'html502' });
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
-		expect(api.bodies).toHaveLength(1);
+		expect(fireBodies(box.sandbox)).toHaveLength(1);
 		expect(errorMessage(result.errors[0])).toBe('Vibecode answered with something that is not JSON');
 		expect(details(result.errors[0])).toMatchObject({ code: 'NON_JSON_RESPONSE', httpCode: 502 });
 	});
 
 	test('malformed JSON with status 200', async () => {
-		nock(API).post('/v1/triggers/fire').reply(200, '{"success":tr', { 'Content-Type': 'application/json' });
+		box.sandbox.injectFault({ kind: 'malformed' });
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
 		expect(errorMessage(result.errors[0])).toBe('Vibecode answered with something that is not JSON');
 	});
 
 	test('an empty body', async () => {
-		nock(API).post('/v1/triggers/fire').reply(200, '');
+		box.sandbox.injectFault({ kind: 'empty' });
 		const result = await fire([{ id: 1 }], { onError: 'continueErrorOutput' });
 
 		expect(errorMessage(result.errors[0])).toBe('Vibecode sent an empty answer');
@@ -113,12 +118,13 @@ describe('API errors become clear messages', () => {
 	});
 
 	test('a timeout, with the node setting "Timeout"', async () => {
-		nock(API).post('/v1/triggers/fire').delay(2_000).reply(200, { success: true, data: true });
+		// Never answered: the node gives up after its 200 ms.
+		box.sandbox.injectFault({ kind: 'slow', delayMs: -1 });
 		const result = await runWorkflow({
-			parameters: { ...fireParams(), requestOptions: { timeout: 200 } },
+			parameters: { ...fireParameters(), requestOptions: { timeout: 200 } },
 			items: [{ id: 1 }],
 			onError: 'continueErrorOutput',
-			credentials: { apiKey: PERSONAL_KEY },
+			credentials: { apiKey: SEEDED.personal, baseUrl: box.sandbox.url },
 		});
 
 		expect(errorMessage(result.errors[0])).toBe('Vibecode did not answer in time');
@@ -126,12 +132,10 @@ describe('API errors become clear messages', () => {
 	});
 
 	test('List Triggers with a personal key explains the OAuth application requirement', async () => {
-		nock(API)
-			.get('/v1/triggers')
-			.reply(403, apiError('BITRIX_ACCESS_DENIED', 'Access denied! Application context required'));
+		// The sandbox answers a personal key's list as the gateway does: 403 BITRIX_ACCESS_DENIED, "Access denied! Application context required".
 		const result = await runWorkflow({
 			parameters: listParameters(),
-			credentials: { apiKey: PERSONAL_KEY },
+			credentials: { apiKey: SEEDED.personal, baseUrl: box.sandbox.url },
 		});
 
 		expect(result.error?.message).toBe('Listing triggers needs an OAuth application key');
@@ -139,14 +143,3 @@ describe('API errors become clear messages', () => {
 		expect(result.error?.description).toContain('in the Trigger field switch from "From List" to "By Code"');
 	});
 });
-
-function fireParams() {
-	return {
-		resource: 'trigger',
-		operation: 'fire',
-		entityType: 'deal',
-		entityId: { __rl: true, mode: 'id', value: '={{ $json.id }}' },
-		triggerId: { __rl: true, mode: 'code', value: 'payment_received' },
-		options: FAST,
-	};
-}

@@ -1,16 +1,18 @@
-import nock from 'nock';
+import { API, APP_KEY, fire as fireAtApi, json, loadNock, PERSONAL_KEY, recordFireHeaders, SESSION } from './helpers';
+import { useVirtualClock } from './harness/virtualClock';
+import { fireBodies, fireWith, useSandbox } from './sandboxRun';
 
-import { API, APP_KEY, fire, json, PERSONAL_KEY, recordFires, SESSION } from './helpers';
-
-afterEach(() => nock.cleanAll());
+// The node's waits (pacing) take no real time; none is asserted here.
+useVirtualClock();
+const box = useSandbox();
+const fire = fireWith(box);
 
 describe('Fire Trigger', () => {
 	test('sends the documented request and outputs one item per input item', async () => {
-		const api = recordFires();
 		const result = await fire([{ id: 5141 }, { id: '5142' }]);
 
 		expect(result.error).toBeUndefined();
-		expect(api.bodies).toEqual([
+		expect(fireBodies(box.sandbox)).toEqual([
 			{ entityType: 'deal', entityId: 5141, triggerId: 'payment_received' },
 			{ entityType: 'deal', entityId: 5142, triggerId: 'payment_received' },
 		]);
@@ -21,38 +23,11 @@ describe('Fire Trigger', () => {
 		expect(result.main.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
 	});
 
-	test('a personal key sends X-Api-Key and no Authorization header at all', async () => {
-		const api = recordFires();
-		await fire([{ id: 1 }], { credentials: { apiKey: PERSONAL_KEY, sessionToken: '' } });
-
-		expect(api.headers[0]['x-api-key']).toBe(PERSONAL_KEY);
-		expect(api.headers[0]).not.toHaveProperty('authorization');
-		expect(api.headers[0]['content-type']).toMatch(/^application\/json/);
-	});
-
-	test('an application key sends its session token as a Bearer token, also for the trigger code check', async () => {
-		const api = recordFires();
-		const list: Array<string | undefined> = [];
-		nock(API)
-			.get('/v1/triggers')
-			.reply(function () {
-				list.push(this.req.headers.authorization as string | undefined);
-				return [200, { success: true, data: [{ NAME: 'Payment received', CODE: 'payment_received' }] }];
-			});
-		const result = await fire([{ id: 1 }], { credentials: { apiKey: APP_KEY, sessionToken: SESSION } });
-
-		expect(result.error).toBeUndefined();
-		expect(list).toEqual([`Bearer ${SESSION}`]);
-		expect(api.headers[0]['x-api-key']).toBe(APP_KEY);
-		expect(api.headers[0].authorization).toBe(`Bearer ${SESSION}`);
-	});
-
 	test('a base URL with a trailing slash is tolerated', async () => {
-		const api = recordFires();
-		const result = await fire([{ id: 1 }], { credentials: { apiKey: PERSONAL_KEY, baseUrl: `${API}/` } });
+		const result = await fire([{ id: 1 }], { baseUrl: `${box.sandbox.url}/` });
 
 		expect(result.error).toBeUndefined();
-		expect(api.bodies).toHaveLength(1);
+		expect(fireBodies(box.sandbox)).toHaveLength(1);
 	});
 
 	test.each([
@@ -64,37 +39,33 @@ describe('Fire Trigger', () => {
 		['invoice', 'https://acme.bitrix24.com/crm/type/31/details/41/#tab', 41],
 		['quote', 'https://acme.bitrix24.com/crm/quote/show/8/', 8],
 	])('a %s record link gives its ID (%s)', async (entityType, link, id) => {
-		const api = recordFires();
 		const result = await fire([{}], { entityType, mode: 'url', entityId: link });
 
 		expect(result.error).toBeUndefined();
-		expect(api.bodies).toEqual([{ entityType, entityId: id, triggerId: 'payment_received' }]);
+		expect(fireBodies(box.sandbox)).toEqual([{ entityType, entityId: id, triggerId: 'payment_received' }]);
 	});
 
 	test('the trigger code can come from an expression and is trimmed', async () => {
-		const api = recordFires();
 		await fire([{ id: 1, code: ' delivery_confirmed ' }], { trigger: '={{ $json.code }}' });
 
-		expect(api.bodies[0].triggerId).toBe('delivery_confirmed');
+		expect(fireBodies(box.sandbox)[0].triggerId).toBe('delivery_confirmed');
 	});
 
 	test('an Entity ID picked from the list (mode "list") is sent as its number', async () => {
-		const api = recordFires();
 		const result = await fire([{}], { mode: 'list', entityId: '5041' });
 
 		expect(result.error).toBeUndefined();
-		expect(api.bodies).toEqual([{ entityType: 'deal', entityId: 5041, triggerId: 'payment_received' }]);
+		expect(fireBodies(box.sandbox)).toEqual([{ entityType: 'deal', entityId: 5041, triggerId: 'payment_received' }]);
 	});
 
 	test('a workflow saved before the Trigger mode "id" was renamed "code" still fires', async () => {
-		const api = recordFires();
 		const result = await fire([{ id: 5141 }, { id: 5142, code: 'delivery_confirmed' }], {
 			triggerMode: 'id',
 			trigger: '={{ $json.code ?? "payment_received" }}',
 		});
 
 		expect(result.error).toBeUndefined();
-		expect(api.bodies).toEqual([
+		expect(fireBodies(box.sandbox)).toEqual([
 			{ entityType: 'deal', entityId: 5141, triggerId: 'payment_received' },
 			{ entityType: 'deal', entityId: 5142, triggerId: 'delivery_confirmed' },
 		]);
@@ -102,9 +73,40 @@ describe('Fire Trigger', () => {
 	});
 
 	test('an entity type from an expression is normalized', async () => {
-		const api = recordFires();
 		await fire([{ id: 1, type: 'Lead' }], { entityType: '={{ $json.type }}' });
 
-		expect(api.bodies[0].entityType).toBe('lead');
+		expect(fireBodies(box.sandbox)[0].entityType).toBe('lead');
+	});
+});
+
+// nock: these assert the raw X-Api-Key and Authorization header bytes, which the sandbox's request log redacts.
+describe('Fire Trigger, the credential on the wire', () => {
+	// Loaded only here, so the tests above reach the sandbox without nock in the way.
+	afterEach(() => loadNock().cleanAll());
+
+	test('a personal key sends X-Api-Key and no Authorization header at all', async () => {
+		const headers = recordFireHeaders();
+		await fireAtApi([{ id: 1 }], { credentials: { apiKey: PERSONAL_KEY, sessionToken: '' } });
+
+		expect(headers[0]['x-api-key']).toBe(PERSONAL_KEY);
+		expect(headers[0]).not.toHaveProperty('authorization');
+		expect(headers[0]['content-type']).toMatch(/^application\/json/);
+	});
+
+	test('an application key sends its session token as a Bearer token, also for the trigger code check', async () => {
+		const headers = recordFireHeaders();
+		const list: Array<string | undefined> = [];
+		loadNock()(API)
+			.get('/v1/triggers')
+			.reply(function () {
+				list.push(this.req.headers.authorization as string | undefined);
+				return [200, { success: true, data: [{ NAME: 'Payment received', CODE: 'payment_received' }] }];
+			});
+		const result = await fireAtApi([{ id: 1 }], { credentials: { apiKey: APP_KEY, sessionToken: SESSION } });
+
+		expect(result.error).toBeUndefined();
+		expect(list).toEqual([`Bearer ${SESSION}`]);
+		expect(headers[0]['x-api-key']).toBe(APP_KEY);
+		expect(headers[0].authorization).toBe(`Bearer ${SESSION}`);
 	});
 });

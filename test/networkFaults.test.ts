@@ -1,3 +1,5 @@
+// nock only for socket errors no server can cause: a DNS lookup that fails (EAI_AGAIN), a refused
+// connection followed by an answer from the same host, and an error code the node does not know.
 import type { INodeParameters } from 'n8n-workflow';
 import nock from 'nock';
 

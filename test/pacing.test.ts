@@ -1,6 +1,4 @@
-import nock from 'nock';
-
-import { API, apiError, details, errorMessage, fire } from './helpers';
+import { apiError, details, errorMessage } from './helpers';
 import { useVirtualClock } from './harness/virtualClock';
 import { fireAt, useSandbox } from './sandboxRun';
 import type { Sandbox } from './sandbox/server';
@@ -9,10 +7,7 @@ import type { Sandbox } from './sandbox/server';
 // virtual, so every wait is asserted exactly and no test depends on how busy the machine is.
 const clock = useVirtualClock();
 const box = useSandbox();
-afterEach(() => {
-	box.sandbox.setRateLimit(false);
-	nock.cleanAll();
-});
+afterEach(() => box.sandbox.setRateLimit(false));
 
 let keys = 0;
 /** A key of its own per test: the pace of a key is shared by the whole process. */
@@ -24,28 +19,13 @@ function freshKey(sandbox: Sandbox) {
 
 const fireRequests = (sandbox: Sandbox) => sandbox.requests.filter((r) => r.path === '/v1/triggers/fire');
 const entityIds = (sandbox: Sandbox) => fireRequests(sandbox).map((r) => (r.body as { entityId: number }).entityId);
-const OK = [200, { success: true, data: true }] as const;
 
-/** The sandbox answers the next fire (of `entityId`, when given) with a 429: this body, and these headers besides the Retry-After its retryAfter gives. */
-function refuse(sandbox: Sandbox, body: object, { times = 1, entityId, headers }: { times?: number; entityId?: number; headers?: Record<string, string> } = {}) {
+/** The sandbox answers the next fire (of `entityId`, when given) with a 429: this body, and these headers besides the Retry-After its retryAfter gives (null leaves it out). */
+function refuse(sandbox: Sandbox, body: object, { times = 1, entityId, headers }: { times?: number; entityId?: number; headers?: Record<string, string | null> } = {}) {
 	sandbox.injectFault({ kind: 'error', status: 429, body, headers, times, match: { path: '/v1/triggers/fire', entityId } });
 }
 /** Virtual time the key was held: with no limit on the sandbox and a pace of a million a minute, only a 429's wait holds it. */
 const held = () => clock.sleeps.reduce((a, b) => a + b, 0);
-
-/** Answers fire requests with these replies in turn, for answers the sandbox cannot give (a 429 whose body names a wait its headers do not); returns the virtual time each arrived. */
-function answerInTurn(...replies: ReadonlyArray<readonly [number, object, Record<string, string>?]>) {
-	const times: number[] = [];
-	nock(API)
-		.post('/v1/triggers/fire')
-		.times(replies.length)
-		.reply(() => {
-			const [status, body, headers] = replies[times.length];
-			times.push(clock.at);
-			return [status, body, headers ?? {}];
-		});
-	return times;
-}
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => ({ id: i + 1 }));
 
@@ -87,11 +67,15 @@ describe('Rate limit (429)', () => {
 	});
 
 	test('waits retryAfter from the body when there is no header', async () => {
-		const times = answerInTurn([429, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 2 })], OK);
-		const result = await fire([{ id: 1 }], { options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 } });
+		const apiKey = freshKey(box.sandbox);
+		refuse(box.sandbox, apiError('RATE_LIMITED', 'QUERY_LIMIT_EXCEEDED', { retryAfter: 2 }), { headers: { 'Retry-After': null } });
+		const result = await fireAt(box.sandbox, [{ id: 1 }], { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 1e6 } });
 
 		expect(result.main[0].json.success).toBe(true);
-		expect(times[1] - times[0]).toBe(2_000);
+		expect(entityIds(box.sandbox)).toEqual([1, 1]);
+		expect(fireRequests(box.sandbox)[0].status).toBe(429);
+		// The only wait: between the 429 and its resend.
+		expect(held()).toBe(2_000);
 	});
 
 	test('backs off on its own when the gateway names no wait: 0.5–1 s, then 1–2 s', async () => {

@@ -31,6 +31,7 @@ export async function fireAt(
 	{
 		onError,
 		apiKey = SEEDED.personal,
+		baseUrl = sandbox.url,
 		sessionToken,
 		settings,
 		signal,
@@ -38,6 +39,7 @@ export async function fireAt(
 	}: IDataObject & {
 		onError?: OnError;
 		apiKey?: string;
+		baseUrl?: string;
 		sessionToken?: string;
 		settings?: Partial<INode>;
 		signal?: AbortSignal;
@@ -49,6 +51,6 @@ export async function fireAt(
 		onError,
 		settings,
 		signal,
-		credentials: { apiKey, ...(sessionToken !== undefined && { sessionToken }), baseUrl: sandbox.url },
+		credentials: { apiKey, ...(sessionToken !== undefined && { sessionToken }), baseUrl },
 	});
 }

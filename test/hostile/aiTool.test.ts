@@ -1,15 +1,15 @@
 import fc from 'fast-check';
-import nock from 'nock';
 import type { IDataObject } from 'n8n-workflow';
 
-import { FAST, fireParameters, PERSONAL_KEY, recordFires, toolFailure } from '../helpers';
+import { FAST, fireParameters, toolFailure } from '../helpers';
 import { callAsTool, TOOL_PATHS } from './agentRun';
 import { byIdCase, entityIds, entityTypes, mismatch, SEED, sorted, triggers, type Case } from './hostileValues';
 import { useVirtualClock } from '../harness/virtualClock';
+import { fireBodies, SEEDED, useSandbox } from '../sandboxRun';
 
 // The node's waits (pacing, retries) take no real time; none is asserted here.
 useVirtualClock();
-afterEach(() => nock.cleanAll());
+const box = useSandbox();
 
 // How a user sets the node up as a tool: the model fills all three fields.
 const parameters = fireParameters({
@@ -52,12 +52,11 @@ const CALLS = 200;
 describe('As an AI Agent tool, arguments from the model', () => {
 	test.each(TOOL_PATHS)('reach the API only as the documented request (%s path)', async (path) => {
 		const sample = fc.sample(calls, { seed: SEED, numRuns: CALLS });
-		const api = recordFires();
 		const { results } = await callAsTool({
 			parameters,
 			path,
 			calls: sample.map((call) => call.args),
-			credentials: { apiKey: PERSONAL_KEY },
+			credentials: { apiKey: SEEDED.personal, baseUrl: box.sandbox.url },
 		});
 
 		const checked = (call: Call) => path === 'engine' || fitsSchema(call.args);
@@ -74,7 +73,7 @@ describe('As an AI Agent tool, arguments from the model', () => {
 		});
 		expect({ seed: SEED, wrong: wrong.slice(0, 5), count: wrong.length }).toEqual({ seed: SEED, wrong: [], count: 0 });
 		const wanted = sample.flatMap((call) => (checked(call) && 'body' in call.case.expect ? [call.case.expect.body] : []));
-		expect(sorted(api.bodies)).toEqual(sorted(wanted));
+		expect(sorted(fireBodies(box.sandbox))).toEqual(sorted(wanted));
 		expect(wanted.length).toBeGreaterThan(CALLS / 20);
 	});
 });

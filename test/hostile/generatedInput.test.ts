@@ -1,8 +1,7 @@
 import fc from 'fast-check';
-import nock from 'nock';
 import type { IDataObject } from 'n8n-workflow';
 
-import { details, errorMessage, fire, recordFires } from '../helpers';
+import { details, errorMessage } from '../helpers';
 import {
 	asItem,
 	byIdCase,
@@ -22,10 +21,12 @@ import {
 } from './hostileValues';
 import { outcomes } from './support';
 import { useVirtualClock } from '../harness/virtualClock';
+import { fireBodies, fireWith, useSandbox } from '../sandboxRun';
 
 // The node's waits (pacing, retries) take no real time; none is asserted here.
 useVirtualClock();
-afterEach(() => nock.cleanAll());
+const box = useSandbox();
+const fire = fireWith(box);
 
 // Record paths as Bitrix24 shows them, by the entity type they stand for.
 const PATHS: Record<string, Array<(id: number | string) => string>> = {
@@ -122,7 +123,6 @@ const ITEMS = 500;
 async function runBatch(arbitrary: fc.Arbitrary<Case>, parameters: IDataObject) {
 	const cases = fc.sample(arbitrary, { seed: SEED, numRuns: ITEMS });
 	const fromItem = { entityType: '={{ $json.t }}', entityId: '={{ $json.v }}', ...parameters };
-	const api = recordFires();
 	const result = await fire(
 		cases.map((c) => c.json),
 		{ ...fromItem, onError: 'continueErrorOutput' },
@@ -140,20 +140,20 @@ async function runBatch(arbitrary: fc.Arbitrary<Case>, parameters: IDataObject) 
 	expect({ seed: SEED, wrong: wrong.slice(0, 5), count: wrong.length }).toEqual({ seed: SEED, wrong: [], count: 0 });
 	// Nothing else reached the API: exactly the documented bodies, once each.
 	const wanted = cases.flatMap((c) => ('body' in c.expect ? [c.expect.body] : []));
-	expect(sorted(api.bodies)).toEqual(sorted(wanted));
+	expect(sorted(fireBodies(box.sandbox))).toEqual(sorted(wanted));
 	// Not a test that passes by refusing everything.
 	expect(wanted.length).toBeGreaterThan(ITEMS / 20);
 
 	// On Error "Stop": the first refused value stops the run with the same message, nothing sent.
 	const refused = cases.find((c) => 'fields' in c.expect) as Case;
-	const stopped = recordFires();
+	box.sandbox.reset();
 	const stop = await fire([refused.json], { ...fromItem, onError: 'stopWorkflow' });
 	expect({ item: refused.json, message: stop.error?.message, description: stop.error?.description }).toEqual({
 		item: refused.json,
 		message: expect.stringMatching(/^Invalid (Entity Type|Entity ID|Trigger) ".*" in item 0$/s),
 		description: expect.stringMatching(/^(Entity Type must be|Entity ID must be|Paste the link|The link points|This is a link to a legacy invoice|A trigger code has)/),
 	});
-	expect(stopped.bodies).toEqual([]);
+	expect(fireBodies(box.sandbox)).toEqual([]);
 }
 
 describe('Known cases', () => {
@@ -167,7 +167,6 @@ describe('Known cases', () => {
 			...KNOWN_CASES.entityId.map(([v]) => byIdCase('deal', v, 'payment_received')),
 			...KNOWN_CASES.trigger.map(([c]) => byIdCase('deal', 5141, c)),
 		];
-		const api = recordFires();
 		const result = await fire(
 			cases.map((c) => c.json),
 			{ entityType: '={{ $json.t }}', entityId: '={{ $json.v }}', trigger: '={{ $json.c }}', onError: 'continueErrorOutput' },
@@ -179,7 +178,7 @@ describe('Known cases', () => {
 			return found ? [found] : [];
 		});
 		expect(wrong).toEqual([]);
-		expect(api.bodies.length).toBe(cases.filter((c) => 'body' in c.expect).length);
+		expect(fireBodies(box.sandbox).length).toBe(cases.filter((c) => 'body' in c.expect).length);
 	});
 });
 

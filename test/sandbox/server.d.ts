@@ -179,15 +179,15 @@ export interface Fault {
   status?: number;
   /** For `error`: an object is sent as JSON, a string as is. Default an INTERNAL_ERROR envelope. */
   body?: unknown;
-  /** Extra/overriding response headers. */
-  headers?: Record<string, string>;
+  /** Extra/overriding response headers; a header given as null is left out (e.g. `'Retry-After': null`). */
+  headers?: Record<string, string | null>;
 }
 
 export interface PendingFault extends Required<Pick<Fault, 'kind' | 'times' | 'apply' | 'delayMs'>> {
   match: { method?: string; path?: string; triggerId?: string; entityId?: string };
   status?: number;
   body?: unknown;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | null>;
 }
 
 export interface RandomFaultsConfig {

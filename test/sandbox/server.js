@@ -480,9 +480,12 @@ class Sandbox {
     const buf = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
     const { res } = ctx;
     res.statusCode = status;
-    // setHeader is case-insensitive, so fault headers can override the defaults.
+    // setHeader is case-insensitive, so fault headers can override the defaults; null leaves one out.
     res.setHeader('Content-Type', contentType);
-    for (const [name, value] of Object.entries({ ...rateLimitHeaders(ctx.rl), ...headers })) res.setHeader(name, value);
+    for (const [name, value] of Object.entries({ ...rateLimitHeaders(ctx.rl), ...headers })) {
+      if (value === null) res.removeHeader(name);
+      else res.setHeader(name, value);
+    }
     res.setHeader('Content-Length', buf.length);
     res.setHeader('X-Request-Id', String(ctx.entry.id));
     ctx.entry.status = status;

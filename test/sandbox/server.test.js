@@ -799,6 +799,13 @@ describe('faults', () => {
     expect([a.status, a.json, a.headers.get('retry-after')]).toEqual([429, body, '3']);
   });
 
+  test('a fault header given as null is left out: a 429 whose wait is only in the body', async () => {
+    const body = { success: false, error: { code: 'RATE_LIMITED', message: 'QUERY_LIMIT_EXCEEDED', retryAfter: 2 } };
+    sb().injectFault({ kind: 'error', status: 429, body, headers: { 'retry-after': null } });
+    const a = await call(sb(), '/v1/me');
+    expect([a.status, a.json, a.headers.has('retry-after')]).toEqual([429, body, false]);
+  });
+
   test('resetBeforeBody: connection dropped once headers arrive, body never read', async () => {
     sb().injectFault({ kind: 'resetBeforeBody' });
     const body = JSON.stringify(FIRE);
