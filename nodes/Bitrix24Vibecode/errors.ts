@@ -174,7 +174,7 @@ export const SKIPPED_EARLIER =
 export const skippedSameKey = (firstIndex: number) => `Not fired: item ${firstIndex} of this run has the same Fire Once Key.`;
 
 /** The option that fires a key another execution claimed and never answered, once a person has checked the record. */
-export const FIRE_UNANSWERED_OPTION = '"Fire Once Keys Left Unanswered" → "Fire (I Checked the Records)"';
+const FIRE_UNANSWERED_OPTION = '"Fire Once Keys Left Unanswered" → "Fire (I Checked the Records)"';
 
 /**
  * Another execution claimed the item's key and never recorded Bitrix24's answer: it died in the

@@ -165,7 +165,6 @@ const OPTIONS = table([
 	},
 ]);
 
-
 type Entry = (typeof OPTIONS)[number];
 type Named<E> = { [S in E as S extends { name: infer N extends string } ? N : never]: Value<S> };
 /** The options read once per run, as the node uses them: Requests per Minute is undefined until set. */

@@ -35,7 +35,7 @@ export interface RunSource {
 }
 
 /** How the run's requests of one kind go: where they wait for the key's pace, and what they are resent after. */
-export interface Sending {
+interface Sending {
 	paced: Paced;
 	policy: RetryPolicy;
 }
@@ -92,9 +92,9 @@ export async function openRun(source: RunSource): Promise<Run> {
 	const run = { ...source, node, credentials, options, signal: context.getExecutionCancelSignal(), stopped: false } as Run;
 	run.defaults = requestDefaultsOf(parameter('requestOptions', first, {}) as IDataObject, credentials);
 	// The run itself is whose turns they are: stopping it drops them all.
-	const turn = { pacer: pacerOf(credentials), turn: turnOf(options, run) };
-	run.fires = { paced: { ...turn, onFinalFailure: source.stopOnFailure ? () => stopRun(run) : undefined }, policy: retryPolicy(options, { write: true }) };
-	run.reads = { paced: turn, policy: retryPolicy(options, { write: false }) };
+	const paced = { pacer: pacerOf(credentials), turn: turnOf(options, run) };
+	run.fires = { paced: { ...paced, onFinalFailure: source.stopOnFailure ? () => stopRun(run) : undefined }, policy: retryPolicy(options, { write: true }) };
+	run.reads = { paced, policy: retryPolicy(options, { write: false }) };
 	return run;
 }
 

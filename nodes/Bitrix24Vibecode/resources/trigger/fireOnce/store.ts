@@ -116,7 +116,7 @@ export async function remove(once: OnceStore, values: string[]): Promise<void> {
 }
 
 /** How long a look waits for every write that could erase a claim to land: longer than any call seen takes. */
-export const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * (callMs.get(once.row) ?? 0));
+const settleMs = (once: OnceStore) => Math.max(SETTLE_MS, 4 * (callMs.get(once.row) ?? 0));
 
 /**
  * The wait before a look at a key: `step` shortest settles (the step grows with each look), and

@@ -117,7 +117,7 @@ const RETRY_SKIPS_FIRED =
  * The error that stops a run names what became of the other items, and what n8n's Retry of the
  * execution would do with them: a second run must not fire them again unknowingly.
  */
-export function stopError(
+function stopError(
 	node: INode,
 	itemIndex: number,
 	error: Error,
