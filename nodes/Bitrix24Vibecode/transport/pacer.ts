@@ -4,6 +4,7 @@ import { FairQueue } from './fairQueue';
 import { KeyWindow } from './keyWindow';
 import { ProcessCache } from './processCache';
 import type { RateHeaders } from './rateHeaders';
+import { ReadBudget } from './readBudget';
 
 export { DEFAULT_PER_MINUTE, PACE_MARGIN } from './keyWindow';
 
@@ -42,6 +43,8 @@ interface Waiter extends Turn {
 }
 
 const MAX_NAP_MS = 1000;
+/** Another owner that asked for a turn this recently may soon read too: a read can wait for its company. */
+const COMPANY_MS = 5000;
 
 /** A turn given up before it came: nothing was sent. */
 export class TurnCancelled extends Error {
@@ -54,6 +57,9 @@ export class Pacer {
 	private readonly window: KeyWindow;
 	private readonly congestion = new Congestion();
 	private readonly waiting = new FairQueue<Waiter>();
+	private readonly readBudget = new ReadBudget();
+	/** When each owner last asked for a turn, for the last COMPANY_MS. */
+	private readonly lastAskedAt = new Map<object, number>();
 	private inFlight = 0;
 	private lastStartAt = -Infinity;
 	private holdUntil = 0;
@@ -71,6 +77,8 @@ export class Pacer {
 
 	/** Resolves when the request may start; `retry` turns go before items that never started. */
 	async acquire(turn: Turn, retry = false): Promise<void> {
+		this.lastAskedAt.delete(turn.owner);
+		this.lastAskedAt.set(turn.owner, this.clock.now());
 		await new Promise<void>((resolve, reject) => {
 			this.waiting.push({ ...turn, start: resolve, drop: () => reject(new TurnCancelled()) }, retry);
 			void this.pump();
@@ -93,6 +101,22 @@ export class Pacer {
 		this.window.observe(answer, now, this.inFlight);
 		const pause = this.congestion.observe(answer, now, this.window.perSecond());
 		if (pause !== undefined) this.holdFor(pause);
+	}
+
+	/**
+	 * How long a read of `owner`'s, gathered since `since`, still waits for others' reads to take
+	 * along (./readBudget.ts): 0 when the key's requests leave the portal room, when its wait is
+	 * over, or when no other owner has used the key lately (a lone run or webhook never waits).
+	 */
+	readWaitMs(owner: object, since: number): number {
+		const now = this.clock.now();
+		// Map order is the order of the last asks: the oldest go first.
+		for (const [other, at] of this.lastAskedAt) {
+			if (now - at <= COMPANY_MS) break;
+			this.lastAskedAt.delete(other);
+		}
+		const company = [...this.lastAskedAt.keys()].some((other) => other !== owner);
+		return company ? this.readBudget.waitMs(now, since) : 0;
 	}
 
 	/** Drops an owner's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */
@@ -131,6 +155,7 @@ export class Pacer {
 				this.inFlight++;
 				this.lastStartAt = now;
 				this.window.started(now);
+				this.readBudget.started(now);
 				waiter.start();
 			}
 		} finally {

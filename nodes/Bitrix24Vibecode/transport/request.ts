@@ -64,24 +64,29 @@ function waitMs(failure: Failure, attempt: number, policy: RetryPolicy): number 
 	return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/** A request, or what makes it once its turn comes (a search that takes along the IDs others asked for while it waited). */
+export type Request = IHttpRequestOptions | (() => IHttpRequestOptions);
+
 /**
  * Sends one request with the node's credential under the key's pace, resending it only where
  * the policy allows. Throws TurnCancelled when the caller's turns were cancelled before the
  * request went out.
  */
-export async function send(this: HttpContext, paced: Paced, request: IHttpRequestOptions, policy: RetryPolicy): Promise<Sent> {
+export async function send(this: HttpContext, paced: Paced, request: Request, policy: RetryPolicy): Promise<Sent> {
 	const { pacer, turn } = paced;
 	let rateLimited = 0;
 	let ambiguous = 0;
+	let sending: IHttpRequestOptions | undefined;
 	for (let retry = false; ; retry = true) {
 		await pacer.acquire(turn, retry);
+		sending ??= typeof request === 'function' ? request() : request;
 		const startedAt = pacer.clock.now();
 		let failure: Failure | undefined;
 		try {
 			let response: IN8nHttpFullResponse | undefined;
 			try {
 				response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
-					...request,
+					...sending,
 					json: true,
 					returnFullResponse: true,
 					ignoreHttpStatusErrors: true,
@@ -95,7 +100,7 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
 				startedAt,
 				overloaded: overloaded(failure),
 				refused: failure?.code === 'RATE_LIMITED',
-				kind: request.url,
+				kind: sending.url,
 			});
 			if (!failure) return { body: (response as IN8nHttpFullResponse).body as IDataObject };
 
@@ -130,7 +135,7 @@ export async function send(this: HttpContext, paced: Paced, request: IHttpReques
  * undefined when its turn was cancelled first. A check that cannot read goes by nothing; it
  * never stops the caller.
  */
-export async function tryRead(this: HttpContext, paced: Paced, request: IHttpRequestOptions, policy: RetryPolicy): Promise<Sent | undefined> {
+export async function tryRead(this: HttpContext, paced: Paced, request: Request, policy: RetryPolicy): Promise<Sent | undefined> {
 	try {
 		return await send.call(this, paced, request, policy);
 	} catch {
