@@ -2,7 +2,8 @@
  * npm run bench [-- --quick] [-- --only N] [-- --reset oldest,zero]: the node run through
  * n8n-core's WorkflowExecute against the local Vibecode sandbox. Every row comes from the same run,
  * so ratios compare like with like. --only runs one section (section 6, in real one-minute
- * windows, takes about 18 minutes); --reset picks section 6's readings of X-RateLimit-Reset.
+ * windows, takes about 18 minutes; section 7, a stream in real time, about 5); --reset picks
+ * section 6's readings of X-RateLimit-Reset.
  */
 const { spawn } = require('node:child_process');
 const http = require('node:http');
@@ -432,6 +433,125 @@ async function keyAndPortal(quick, readings) {
 	return rows;
 }
 
+/**
+ * One execution of a webhook stream: one deal, its own run of the workflow, the error output on.
+ * @returns {Promise<'fired' | 'ambiguous' | 'failed'>}
+ */
+async function oneDeal(url, apiKey, dealId, options) {
+	const result = await runWorkflow({
+		parameters: fireParameters(options),
+		items: [{ id: dealId }],
+		onError: 'continueErrorOutput',
+		credentials: { apiKey, baseUrl: url },
+	});
+	if (result.main.length === 1) return 'fired';
+	return mayHaveFired(result.errors).length ? 'ambiguous' : 'failed';
+}
+
+/** The same fire sent by n8n-core's HTTP helper (what the HTTP Request node sends): one request, no checks. */
+async function oneRequest(url, apiKey, dealId) {
+	const helpers = getRequestHelperFunctions(
+		{ id: 'bench', settings: {} },
+		{ id: 'bench', name: 'bench', type: 'bench', typeVersion: 1, position: [0, 0], parameters: {} },
+		{},
+		{ resultData: { runData: {} } },
+		[],
+	);
+	const response = await helpers.httpRequest({
+		method: 'POST',
+		url: `${url}/v1/triggers/fire`,
+		headers: { 'X-Api-Key': apiKey },
+		body: { entityType: 'deal', entityId: dealId, triggerId: 'payment_received' },
+		json: true,
+		returnFullResponse: true,
+		ignoreHttpStatusErrors: true,
+	});
+	if (response.statusCode === 200) return 'fired';
+	return response.statusCode >= 500 ? 'ambiguous' : 'failed';
+}
+
+const percentile = (values, p) => {
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+
+/**
+ * One row of section 7: `perSecond` one-deal executions a second for `seconds`, each started on
+ * time whether the earlier ones have answered or not (a webhook's sender does not wait), against
+ * Vibecode's default key (300 per minute, a real 60 s window) behind a standard portal (2 per s,
+ * burst 50), 150 ms per answer, a sandbox of its own.
+ */
+async function streamRow({ label, perSecond, seconds, send }) {
+	const sandbox = await startSandbox({
+		rateLimit: { limit: 300, windowMs: 60_000 },
+		portal: { drainPerSecond: 2, burst: 50 },
+		latencyMs: 150,
+	});
+	try {
+		const key = 'vibe_api_bench_stream';
+		const { id } = sandbox.addKey(key);
+		const count = Math.round(perSecond * seconds);
+		const started = performance.now();
+		const answers = [];
+		for (let i = 0; i < count; i++) {
+			const due = started + (1000 * i) / perSecond;
+			await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+			const sentAt = performance.now();
+			answers.push(send(sandbox.url, key, 10_001 + i).then((outcome) => ({ sentAt, ms: performance.now() - sentAt, outcome })));
+		}
+		const done = await Promise.all(answers);
+		const fires = sandbox.fires.filter((f) => f.apiKeyId === id).length;
+		const requests = sandbox.requests.filter((r) => r.apiKeyId === id).length;
+		const minute = (from, to) => done.filter((a) => a.sentAt - started >= from && a.sentAt - started < to).map((a) => a.ms);
+		const span = 1000 * seconds;
+		console.error(`${label}, ${perSecond} a second: done`);
+		return {
+			label,
+			perSecond,
+			count,
+			...tally(sandbox, id, count),
+			ambiguous: done.filter((a) => a.outcome === 'ambiguous').length,
+			failed: done.filter((a) => a.outcome === 'failed').length,
+			perFire: requests / Math.max(1, fires),
+			p50: percentile(done.map((a) => a.ms), 50),
+			p95: percentile(done.map((a) => a.ms), 95),
+			// The first and the last minute (or third, in a shorter run): the stream must not fall behind.
+			p95First: percentile(minute(0, Math.min(60_000, span / 3)), 95),
+			p95Last: percentile(minute(Math.max(span - 60_000, (2 * span) / 3), span), 95),
+			portalRefusals: sandbox.portalRefusals,
+		};
+	} finally {
+		await sandbox.close();
+	}
+}
+
+/**
+ * Section 7: a stream of one-deal executions, the commonest load (a webhook per event), at 60 %
+ * and 90 % of what a standard portal drains; the node with its default options, with its checks
+ * off, and the bare request. The rows of one rate run side by side, each against its own sandbox.
+ */
+async function stream(quick) {
+	const rows = [];
+	for (const [perSecond, seconds] of [
+		[1.2, quick ? 40 : 90],
+		[1.8, quick ? 60 : 180],
+	]) {
+		rows.push(
+			...(await Promise.all([
+				streamRow({ label: 'this node, default options', perSecond, seconds, send: (url, key, deal) => oneDeal(url, key, deal, {}) }),
+				streamRow({
+					label: 'this node, record check and stage report off',
+					perSecond,
+					seconds,
+					send: (url, key, deal) => oneDeal(url, key, deal, { checkRecords: false, reportStageChange: false }),
+				}),
+				streamRow({ label: "n8n-core's HTTP helper alone (what the HTTP Request node sends)", perSecond, seconds, send: oneRequest }),
+			])),
+		);
+	}
+	return rows;
+}
+
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
@@ -524,6 +644,21 @@ async function main(argv) {
 		for (const r of once) {
 			const perExecution = `${(1000 * r.perExecution).toFixed(0)} ms`;
 			console.log(`| ${r.label} | ${r.bulk.toFixed(0)} | ${times(r.bulk / off.bulk)} | ${r.single.toFixed(1)} | ${perExecution} | ${times(r.perExecution / off.perExecution)} |`);
+		}
+	}
+
+	if (wanted(7)) {
+		const rows = await stream(quick);
+		console.log(
+			"\n7. A stream of one-deal executions (a webhook each), started on time; Vibecode's default key (300 per minute, real 60 s window) behind a standard portal (2 per s, burst 50), 150 ms per answer\n",
+		);
+		console.log('| events per second | workflow | executions | fired once | fired twice | "may have fired" / failed | requests per fire | answer p50 | answer p95 | p95 first minute / last minute | portal refusals |');
+		console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+		const ms = (x) => (x >= 1000 ? s(x / 1000) : `${x.toFixed(0)} ms`);
+		for (const r of rows) {
+			console.log(
+				`| ${r.perSecond} | ${r.label} | ${r.count} | ${r.once} | ${r.twice} | ${r.ambiguous} / ${r.failed} | ${r.perFire.toFixed(2)} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p95First)} / ${ms(r.p95Last)} | ${r.portalRefusals} |`,
+			);
 		}
 	}
 

@@ -12,7 +12,7 @@ const PER_SECOND = 1.8;
 /** One execution's check, fire and read back go at once after a quiet moment. */
 const CAPACITY = 3;
 /** Fires never wait: past this debt the budget stops counting, so reads never wait long after a bulk run. */
-const DEBT = 3;
+const DEBT = 9;
 /** A read waits at most this long for company: the share that reads always get, whatever fires take. */
 export const MAX_READ_WAIT_MS = 5000;
 
