@@ -77,6 +77,7 @@ export class Pacer {
 
 	/** Resolves when the request may start; `retry` turns go before items that never started. */
 	async acquire(turn: Turn, retry = false): Promise<void> {
+		this.forgetQuietOwners();
 		this.lastAskedAt.delete(turn.owner);
 		this.lastAskedAt.set(turn.owner, this.clock.now());
 		await new Promise<void>((resolve, reject) => {
@@ -109,14 +110,19 @@ export class Pacer {
 	 * over, or when no other owner has used the key lately (a lone run or webhook never waits).
 	 */
 	readWaitMs(owner: object, since: number): number {
+		this.forgetQuietOwners();
+		const company = this.lastAskedAt.size > (this.lastAskedAt.has(owner) ? 1 : 0);
+		return company ? this.readBudget.waitMs(this.clock.now(), since) : 0;
+	}
+
+	/** Owners quiet for longer than COMPANY_MS are let go (a webhook stream makes an owner per execution). */
+	private forgetQuietOwners() {
 		const now = this.clock.now();
 		// Map order is the order of the last asks: the oldest go first.
-		for (const [other, at] of this.lastAskedAt) {
+		for (const [owner, at] of this.lastAskedAt) {
 			if (now - at <= COMPANY_MS) break;
-			this.lastAskedAt.delete(other);
+			this.lastAskedAt.delete(owner);
 		}
-		const company = [...this.lastAskedAt.keys()].some((other) => other !== owner);
-		return company ? this.readBudget.waitMs(now, since) : 0;
 	}
 
 	/** Drops an owner's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */
