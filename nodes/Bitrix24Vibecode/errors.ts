@@ -146,7 +146,7 @@ export function missingRecordError(node: INode, itemIndex: number, record: Recor
 }
 
 /** What a stage report says of a record: "Deal 5143". */
-const recordName = (record: RecordRef) => `${ENTITY[record.entityType].label} ${record.entityId}`;
+export const recordName = (record: RecordRef) => `${ENTITY[record.entityType].label} ${record.entityId}`;
 
 /** Why a fired record may not have moved: Bitrix24 answers success in each of these cases. */
 const notMovedWhy = (record: RecordRef, stage: string) =>
@@ -199,6 +199,9 @@ export const fireOnceUnconfirmedError = (node: INode, itemIndex: number) =>
 
 export const cancelledError = (node: INode, itemIndex: number) =>
 	itemError(node, itemIndex, 'Not sent: the execution was cancelled', 'The run was stopped before this item was due, so nothing was sent for it.');
+
+/** The code the node gave one of its own errors (`itemError`), if any. */
+export const codeOf = (error: Error) => (error as { context?: { code?: unknown } }).context?.code as string | undefined;
 
 /** Only n8n's errors leave the node (what n8n's RoutingNode does with its own). */
 export const asNodeError = (node: INode, itemIndex: number, error: unknown) =>

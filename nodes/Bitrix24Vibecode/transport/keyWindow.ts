@@ -75,6 +75,16 @@ export class KeyWindow {
 		return base / this.share(now);
 	}
 
+	/** Others take part of the key's rate lately, and this process keeps to its share. */
+	othersTakePart(now: number): boolean {
+		return this.share(now) < 1;
+	}
+
+	/** The caller's cap, not the key's limit, spaces its starts. */
+	capHolds(asked: { intervalMs: number; capped?: boolean }): boolean {
+		return asked.capped === true && this.limit !== undefined && asked.intervalMs > (this.clock.windowMs / this.limit) * PACE_MARGIN;
+	}
+
 	/** When the key's window has room for one more request as far as this process knows; undefined: wait for an answer. */
 	roomAt(now: number, inFlight: number): number | undefined {
 		const seen = this.seen;

@@ -37,6 +37,9 @@ export interface Answer extends RateHeaders {
 	kind: string;
 }
 
+/** What holds a key's pace below its limit: the portal, others on the key, a 429's wait, the user's cap. */
+export type PaceHold = 'portal' | 'others' | 'refused' | 'cap';
+
 interface Waiter extends Turn {
 	start: () => void;
 	drop: () => void;
@@ -45,6 +48,8 @@ interface Waiter extends Turn {
 const MAX_NAP_MS = 1000;
 /** Another owner that asked for a turn this recently may soon read too: a read can wait for its company. */
 const COMPANY_MS = 5000;
+/** A 429 this recent still tells why the pace is what it is. */
+const REFUSED_LATELY_MS = 60_000;
 
 /** A turn given up before it came: nothing was sent. */
 export class TurnCancelled extends Error {
@@ -63,6 +68,7 @@ export class Pacer {
 	private inFlight = 0;
 	private lastStartAt = -Infinity;
 	private holdUntil = 0;
+	private refusedAt = -Infinity;
 	private pumping = false;
 	private wake: (() => void) | undefined;
 
@@ -99,6 +105,7 @@ export class Pacer {
 	/** Learns from an answer: the key's limit and room, and how the portal is doing. */
 	observe(answer: Answer) {
 		const now = this.clock.now();
+		if (answer.refused) this.refusedAt = now;
 		this.window.observe(answer, now, this.inFlight);
 		const pause = this.congestion.observe(answer, now, this.window.perSecond());
 		if (pause !== undefined) this.holdFor(pause);
@@ -123,6 +130,18 @@ export class Pacer {
 			if (now - at <= COMPANY_MS) break;
 			this.lastAskedAt.delete(owner);
 		}
+	}
+
+	/** What holds `turn`'s pace below the key's limit now, as far as this process knows: for a long run's progress line. */
+	holdsBack(turn: Turn): PaceHold[] {
+		const now = this.clock.now();
+		const holds: Array<PaceHold | false> = [
+			this.congestion.factor < 1 && 'portal',
+			this.window.othersTakePart(now) && 'others',
+			now - this.refusedAt <= REFUSED_LATELY_MS && 'refused',
+			this.window.capHolds(turn) && 'cap',
+		];
+		return holds.filter((hold): hold is PaceHold => hold !== false);
 	}
 
 	/** Drops an owner's waiting turns at once, its retries too: a stopped or cancelled run sends nothing more. */

@@ -12,6 +12,7 @@ import { openClaims } from './stages/claim';
 import { fire } from './stages/fire';
 import { readStagesAfter } from './stages/readBack';
 import { recallEarlierTries } from './stages/recall';
+import { tellPeople } from './stages/tell';
 
 /** A stage of the run: it settles items by giving them an outcome, and passes settled items by. */
 type Stage = (run: Run, items: Item[]) => void | Promise<void>;
@@ -48,6 +49,7 @@ export async function fireItems(source: RunSource): Promise<INodeExecutionData[]
 			if (stopsHere(run, items)) break;
 			await stage(run, items);
 		}
+		tellPeople(run, items);
 		return answer(run, items);
 	});
 }

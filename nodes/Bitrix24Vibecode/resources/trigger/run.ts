@@ -10,6 +10,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import type { Registered } from '../../shared/closest';
+import { logLabel } from '../../notices';
 import { readOptions, type Options } from '../../options';
 import { requestDefaultsOf } from '../../transport/defaults';
 import { retryPolicy, turnOf } from '../../transport/policy';
@@ -68,6 +69,10 @@ export interface Run extends RunSource {
 	registered?: Registered[];
 	/** Fire Once Across Executions: the run's claims in n8n's store, opened by the claim stage. */
 	claims?: Claims;
+	/** Who the run is in n8n's log: the node, its workflow, the execution. */
+	label: string;
+	/** A long run's progress in n8n's log (./stages/progress.ts): when it began, its last line, when its fires were answered lately. */
+	progress: { startedAt: number; lineAt: number; answeredAt: number[] };
 }
 
 /** How a run answers a failure: as an AI tool, to the model; otherwise by On Error. */
@@ -95,6 +100,9 @@ export async function openRun(source: RunSource): Promise<Run> {
 	const paced = { pacer: pacerOf(credentials), turn: turnOf(options, run) };
 	run.fires = { paced: { ...paced, onFinalFailure: source.stopOnFailure ? () => stopRun(run) : undefined }, policy: retryPolicy(options, { write: true }) };
 	run.reads = { paced, policy: retryPolicy(options, { write: false }) };
+	run.label = logLabel({ node: node.name, workflow: context.getWorkflow().name ?? String(context.getWorkflow().id), execution: context.getExecutionId() });
+	const now = paced.pacer.clock.now();
+	run.progress = { startedAt: now, lineAt: now, answeredAt: [] };
 	return run;
 }
 

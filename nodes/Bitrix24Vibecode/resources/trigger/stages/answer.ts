@@ -1,7 +1,7 @@
 import type { IDataObject, INode, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
-import { asNodeError, stageNote } from '../../../errors';
+import { asNodeError, codeOf, stageNote } from '../../../errors';
 import { stageFieldOf } from '../../../shared/entityTypes';
 import type { FireInput } from '../fireInput';
 import type { Item, Outcome, StageChange } from '../item';
@@ -50,9 +50,6 @@ export function answer(run: Pick<Run, 'node' | 'asTool' | 'stopOnFailure' | 'opt
 		return failedItem(itemIndex, error, { asTool: run.asTool, fields, fired: wasFired ? 'yes' : mayHaveFired ? 'maybe' : 'no' });
 	});
 }
-
-/** The code the node gave one of its own errors (errors.ts), if any. */
-const codeOf = (error: Error) => (error as { context?: { code?: unknown } }).context?.code as string | undefined;
 
 /** What a failed item tells: the fields n8n's error output and an AI agent show. */
 function failureFields(error: Error) {

@@ -6,6 +6,7 @@ import type { FireInput } from '../fireInput';
 import { cancelled, unsettled, type Item, type Outcome } from '../item';
 import { atMostOnce } from '../ledger';
 import { stopRun, type Run } from '../run';
+import { noteProgress } from './progress';
 
 /** Where a fire goes. */
 const FIRE: { method: 'POST'; url: string } = { method: 'POST', url: '/v1/triggers/fire' };
@@ -49,6 +50,7 @@ export async function fire(run: Run, items: Item[]) {
 				} finally {
 					claims?.answered(item);
 				}
+				noteProgress(run, items);
 			}),
 		);
 	} finally {
