@@ -19,6 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const crashChecks = require('./lib/crash-checks');
+const notices = require('./lib/notice-checks');
 const { API_KEY, startFakeOpenAi } = require('./lib/fake-openai');
 const local = require('./lib/n8n-local');
 
@@ -305,17 +306,34 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 	const flatted = require(path.join(local.N8N_DIR, 'node_modules', 'flatted'));
 	const ids = CRASH.deals;
 	const fires = () => sandbox.fires.filter((f) => f.apiKeyId === CRASH.keyId);
-	const env2 = { ...env, N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '5' };
+	// info: the level of n8n's log that an operator reads (and n8n's default), which the node's lines are checked in
+	const env2 = { ...env, N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '5', N8N_LOG_LEVEL: 'info' };
 	let server;
 	const h = {};
 
-	/** The execution's data (flatted in the database), and its status. */
+	/** The execution's data (flatted in the database), its status and its custom data, as n8n's REST answers them. */
 	async function execution(rest, id) {
 		const full = await rest.call('GET', `/executions/${id}`);
-		return { status: full.status, workflowData: full.workflowData, data: typeof full.data === 'string' ? flatted.parse(full.data) : full.data };
+		const data = typeof full.data === 'string' ? flatted.parse(full.data) : full.data;
+		return { id, status: full.status, workflowData: full.workflowData, data, customData: full.customData };
 	}
 	const listExecutions = async (rest) =>
 		(await rest.call('GET', `/executions?filter=${encodeURIComponent(JSON.stringify({ workflowId: workflow.id }))}&limit=20`)).results;
+	/** Delivers `deals` to the running n8n's webhook; resolves with the execution it started, once finished. */
+	async function deliver(rest, deals) {
+		const before = new Set((await listExecutions(rest)).map((e) => e.id));
+		const res = await fetch(`${baseUrl}/webhook/${hookPath}`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ deals }),
+		});
+		assert.equal(res.status, 200, `the webhook call: HTTP ${res.status}`);
+		const run = await waitFor('the new execution', async () => {
+			const e = (await listExecutions(rest)).find((x) => !before.has(x.id));
+			return e && ['success', 'error', 'crashed', 'canceled'].includes(e.status) && e;
+		}, { timeoutMs: 120000, everyMs: 500 });
+		return execution(rest, run.id);
+	}
 
 	try {
 		const harnessOk = await record('A. n8n killed mid-run (Fire Once on, 200 deals): kill, restart, Retry of the crashed execution', async (detail) => {
@@ -368,6 +386,7 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			h.answers = crashChecks.answersOf(h.outputs);
 			h.analysis = crashChecks.analyse({ ids, crash: h.crash, second: h.second, answers: h.answers });
 			h.rest = rest;
+			h.retry = done;
 			const m = h.analysis.measured;
 			detail(`execution ${crashed.id} crashed (found ${(h.restartMs / 1000).toFixed(1)}s after the restart) → retry ${retried.id}: ${done.status} in ${(h.retryMs / 1000).toFixed(1)}s, ${crashChecks.pace(afterCrash)}`);
 			detail(`measured: fired before the kill ${m.firedBeforeKill} (in flight, reported unanswered: ${m.inFlightAtKill}); unanswered ${m.unanswered}; fired by the retry ${m.firedBySecond}; the retry's answers: ${m.answers}`);
@@ -389,21 +408,12 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			);
 			await rest.updateActiveWorkflow(wf, { nodes, connections: wf.connections });
 			await local.waitForWebhook(baseUrl, hookPath, { child: server });
-			const before = new Set((await listExecutions(rest)).map((e) => e.id));
 			const atStart = fires().length;
 			const t0 = Date.now();
-			const res = await fetch(`${baseUrl}/webhook/${hookPath}`, {
-				method: 'POST',
-				headers: { 'content-type': 'application/json' },
-				body: JSON.stringify({ deals: ids }),
-			});
-			assert.equal(res.status, 200, `the webhook call: HTTP ${res.status}`);
-			const run = await waitFor('the new execution', async () => {
-				const e = (await listExecutions(rest)).find((x) => !before.has(x.id));
-				return e && ['success', 'error', 'crashed', 'canceled'].includes(e.status) && e;
-			}, { timeoutMs: 120000, everyMs: 500 });
-			const { status, data, workflowData } = await execution(rest, run.id);
+			const run = await deliver(rest, ids);
+			const { status, data, workflowData } = run;
 			const third = crashChecks.fireCounts(fires().slice(atStart), ids, CRASH.keyId);
+			h.again = { ...run, fires: third };
 			const answers = crashChecks.answersOf(crashChecks.nodeOutputs(data, 'Fire Trigger'));
 			const single = (id) => ((answers.get(id) ?? []).length === 1 ? answers.get(id)[0] : `${(answers.get(id) ?? []).length} answers`);
 			const neverSeen = a.unanswered.filter((id) => !a.firedInCrash.includes(id));
@@ -423,9 +433,91 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 			const wrong = a.all.filter((id) => total(id) !== (a.inFlight.includes(id) ? 2 : 1));
 			assert.ok(wrong.length === 0, `in all, each deal fired once (an in-flight one twice); not so: ${crashChecks.listed(wrong.map((id) => `${id}: ${total(id)}×`))}`);
 		});
+		await noticeChecks({ h, record, sandbox, deliver, fires, log: () => fs.readFileSync(logFile, 'utf8'), workflowName: workflow.name });
 	} finally {
 		if (server) await local.stopServer(server);
 	}
+}
+
+/**
+ * Issue 33: what a person sees of the crash case's runs outside their items, as the running n8n
+ * keeps it: the hints on the node's task data and the execution's custom data (both from REST
+ * `GET /rest/executions/:id`), and the node's lines in n8n's log (`n8n start`'s output, at
+ * N8N_LOG_LEVEL=info). Then one more delivery, of a deal whose fire is applied and its answer lost.
+ */
+async function noticeChecks({ h, record, sandbox, deliver, fires, log, workflowName }) {
+	const node = 'Fire Trigger';
+	const linesOf = (execution) => notices.nodeLogLines(log(), { node, workflow: workflowName, execution });
+	const onErrorOutput = 'They are on the error output.';
+
+	if (h.retry) {
+		const { analysis: a } = h;
+		const answered = (what) => a.all.filter((id) => a.single(id) === what).length;
+		const n = a.unanswered.length;
+		await record('A6. the retry\'s output pane (REST): one warning hint naming the deals left unanswered, on the error output', () => {
+			const [it, its, were] = n === 1 ? ['it', 'its', 'was'] : ['them', 'their', 'were'];
+			const expected = n === 0 ? [] : [{
+				type: 'warning',
+				location: 'outputPane',
+				message: `${notices.dealsNamed(a.unanswered)} ${were} not fired: another execution claimed ${its} Fire Once Key and never recorded an answer. Check ${it} in Bitrix24, then run ${it} with "Fire Once Keys Left Unanswered" set to "Fire (I Checked the Records)". ${onErrorOutput}`,
+			}];
+			assert.deepEqual(notices.hintsOf(h.retry.data, node), expected, `the hints of execution ${h.retry.id}`);
+		});
+		await record('A7. the retry\'s custom data (REST): vibecode_needs_check = yes and its counts', () => {
+			const expected = notices.customDataOf({ unanswered: n, skipped: answered('skipped'), fired: a.firedBySecond.length });
+			assert.deepEqual(h.retry.customData, expected, `customData of execution ${h.retry.id}`);
+		});
+		await record('A8. n8n\'s log (info): the retry\'s progress, the warning naming what to check, its totals', (detail) => {
+			const lines = linesOf(h.retry.id);
+			const progress = lines.map(notices.progressOf).filter(Boolean);
+			for (const p of progress) detail(`progress: ${p.line}`);
+			assert.ok(progress.length >= 1, `the retry ran ${(h.retryMs / 1000).toFixed(0)}s (over 30 s) and wrote no progress line; its lines: ${JSON.stringify(lines)}`);
+			for (const p of progress) {
+				assert.equal(p.total, a.all.length, `counts all items: ${p.line}`);
+				assert.ok(p.done > 0 && p.done < p.total && p.done + p.left === p.total, `done and left add up, some left: ${p.line}`);
+				assert.equal(p.fired + p.mayHaveFired + p.unanswered + p.failed + p.skipped, p.done, `the kinds add up to done: ${p.line}`);
+				assert.ok(p.perMinute > 0 && p.perMinute <= 300, `a pace within the node's 300 a minute: ${p.line}`);
+				assert.ok(p.eta, `and the time left: ${p.line}`);
+			}
+			const names = notices.dealsNamed(a.unanswered);
+			const checkLine = `items need a check by hand: ${n} item${n === 1 ? '' : 's'} not sent: another execution left its Fire Once Key unanswered (${names}). The node's output lists them, each with what to do`;
+			if (n) assert.ok(lines.includes(checkLine), `the warning line; the lines: ${JSON.stringify(lines)}`);
+			const totals = new RegExp(`^${a.all.length} items done in .+: fired ${a.firedBySecond.length}, may have fired 0, ${n ? `Fire Once keys left unanswered ${n}, ` : ''}failed 0, skipped ${answered('skipped')}$`);
+			assert.equal(lines.filter((line) => totals.test(line)).length, 1, `one line of totals; the lines: ${JSON.stringify(lines)}`);
+			assert.equal(lines.length, progress.length + (n ? 2 : 1), `nothing else; the lines: ${JSON.stringify(lines)}`);
+			assert.ok(!log().includes(CRASH.key), 'the API key is nowhere in the log');
+		});
+	}
+	if (h.again) {
+		await record('A9. the clean run (A5): no hint, custom data with the counts and no vibecode_needs_check, no line in an info log', () => {
+			const { again } = h;
+			assert.deepEqual(notices.hintsOf(again.data, node), [], `the hints of execution ${again.id}`);
+			const fired = [...again.fires.values()].reduce((x, y) => x + y, 0);
+			assert.deepEqual(again.customData, notices.customDataOf({ fired, skipped: h.analysis.all.length - fired }), `customData of execution ${again.id}`);
+			assert.deepEqual(linesOf(again.id), [], 'a short clean run writes its totals at debug only');
+		});
+	}
+
+	// A deal fired and its answer lost (the sandbox applies it, then answers 502), beside one that fires.
+	await record('B. a fire applied and its answer lost (502) under n8n start: a warning hint naming the deal, custom data vibecode_needs_check = yes, a warning in n8n\'s log', async () => {
+		assert.ok(h.rest, 'n8n is up (case A got that far)');
+		const [lost, ok] = [CRASH.deals.length + 1, CRASH.deals.length + 2];
+		sandbox.injectFault({ kind: 'json502', apply: true, times: Infinity, match: { path: '/v1/triggers/fire', entityId: String(lost) } });
+		const atStart = fires().length;
+		const run = await deliver(h.rest, [lost, ok]);
+		assert.equal(run.status, 'success', 'the execution succeeds');
+		assert.deepEqual(fires().slice(atStart).map((f) => String(f.entityId)).sort(), [lost, ok].map(String).sort(), 'each deal applied once');
+		const { main, errors } = crashChecks.nodeOutputs(run.data, node);
+		assert.deepEqual(main.map((j) => [String(j.entityId), j.success]), [[String(ok), true]], 'the answered deal on the main output');
+		assert.deepEqual(errors.map((j) => String(j.error?.entityId ?? j.entityId ?? j.dealId)), [String(lost)], 'the lost answer on the error output');
+		assert.deepEqual(notices.hintsOf(run.data, node), [{
+			type: 'warning',
+			location: 'outputPane',
+			message: `Deal ${lost} may already have fired: check it in Bitrix24 before running it again. ${onErrorOutput}`,
+		}], `the hints of execution ${run.id}`);
+		assert.deepEqual(run.customData, notices.customDataOf({ mayHaveFired: 1, fired: 1 }), `customData of execution ${run.id}`);
+		assert.deepEqual(linesOf(run.id), [`items need a check by hand: 1 item may have fired (Deal ${lost}). The node's output lists them, each with what to do`], 'one warning line, nothing else');
+	});
 }
 
 async function execute(id, env, expectsError) {
