@@ -502,7 +502,8 @@ async function noticeChecks({ h, record, sandbox, deliver, fires, log, workflowN
 				assert.equal(p.fired + p.mayHaveFired + p.unanswered + p.failed + p.skipped, p.done, `the kinds add up to done: ${p.line}`);
 				assert.ok(p.perMinute > 0 && p.perMinute <= CRASH.perMinute * 1.1, `a pace within the node's ${CRASH.perMinute} a minute: ${p.line}`);
 				assert.ok(p.eta, `and the time left: ${p.line}`);
-				assert.ok(p.line.endsWith('; the pace is held down by the "Requests per Minute" cap'), `and that the cap, not the key, sets the pace: ${p.line}`);
+				// (the killed process's fires may still count in the sandbox's window: "other users of the key" then, too)
+				assert.match(p.line, /; the pace is held down by (.+ and )?the "Requests per Minute" cap$/, 'and that the cap, not the key, sets the pace');
 			}
 			const names = notices.dealsNamed(a.unanswered);
 			const checkLine = `items need a check by hand: ${n} item${n === 1 ? '' : 's'} not sent: another execution left its Fire Once Key unanswered (${names}). The node's output lists them, each with what to do`;

@@ -57,8 +57,7 @@ function recordCounts(run: Run, tally: Tally): string | undefined {
 export function tellPeople(run: Run, items: Item[]) {
 	const tally = tallyOf(items);
 	const { logger } = run.context;
-	// An AI tool's answer goes to the model. "On Error: Stop" (n8n's default) keeps its hints when
-	// the run finishes; when it stops, n8n drops them with the node's output and shows the error.
+	// An AI tool's answer goes to the model. A run that "On Error: Stop" stops shows its error (n8n drops its hints).
 	if (!run.asTool && 'addExecutionHints' in run.context) {
 		const where = run.node.onError === 'continueErrorOutput' ? 'error output' : 'main output';
 		(run.context as IExecuteFunctions).addExecutionHints(...runHints(tally, { where, notMovedFails: run.options.whenNotMoved === 'fail', rehearse: run.options.rehearse }));
