@@ -1,4 +1,4 @@
-import { namesOf, progressLine, runHints } from '../../nodes/Bitrix24Vibecode/notices';
+import { namesOf, progressLine, runHints } from '../../nodes/Bitrix24Vibecode/resources/trigger/notices';
 import type { Named, Tally } from '../../nodes/Bitrix24Vibecode/resources/trigger/tally';
 
 // Oracle: issue 33's wording. A hint per kind names the first few records ("Deal 5141, 5142 and

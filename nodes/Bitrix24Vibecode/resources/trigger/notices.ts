@@ -1,11 +1,11 @@
 import type { NodeExecutionHint } from 'n8n-workflow';
 
-import type { Named, Tally } from './resources/trigger/tally';
-import { ENTITY } from './shared/entityTypes';
-import type { PaceHold } from './transport/pacer';
+import type { Named, Tally } from './tally';
+import { ENTITY } from '../../shared/entityTypes';
+import type { PaceHold } from '../../transport/pacer';
 
 // What a person reads about a run outside its items: the hints at the top of the output pane and
-// the node's lines in n8n's log. Error messages are errors.ts'.
+// the node's lines in n8n's log. Error messages are ../../errors.ts'.
 
 /** How many records a hint or a log line names before "and N more". */
 const FEW = 3;
