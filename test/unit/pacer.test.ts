@@ -175,6 +175,17 @@ describe('Pacer: what holds the pace below the key\'s limit (a long run\'s progr
 		expect(pacer.holdsBack(turn)).toEqual(['portal']);
 	});
 
+	test('the portal, until the key rested half a minute: the next run starts at the key\'s pace', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		pacer.observe(answer(clock, { overloaded: true }));
+		clock.at += 30_000;
+		expect(pacer.holdsBack(turn)).toEqual(['portal']);
+		await pacer.acquire(turn);
+		pacer.release();
+		expect(pacer.holdsBack(turn)).toEqual([]);
+	});
+
 	test("a 429, for a minute after it", () => {
 		const clock = virtualClock();
 		const pacer = new Pacer(clock);
