@@ -1,3 +1,4 @@
+import { nextTurn } from '../harness/system';
 import { virtualClock } from '../harness/virtualClock';
 
 // Oracle: the store's encoding (a sent key stays as the key alone) and issue 34's finding: under
@@ -8,9 +9,8 @@ import { virtualClock } from '../harness/virtualClock';
 const clock = virtualClock();
 jest.mock('../../nodes/Bitrix24Vibecode/transport/clock', () => ({ systemClock: clock }));
 
-// eslint-disable-next-line import/first -- after the mock above
+// After the mock above: the store's module takes the virtual clock.
 import { Recorder } from '../../nodes/Bitrix24Vibecode/resources/trigger/fireOnce/recording';
-// eslint-disable-next-line import/first
 import { pendingOf, type OnceStore } from '../../nodes/Bitrix24Vibecode/resources/trigger/fireOnce/store';
 
 function storeOf(row: Set<string>, afterRemove: () => void = () => {}): OnceStore {
@@ -52,7 +52,7 @@ test('a sent key that a late write erased after its answer was recorded is recor
 
 	// The look a settle later.
 	for (let i = 0; i < 10 && !row.has(KEY); i++) await clock.sleep(100);
-	await new Promise((resolve) => setImmediate(resolve));
+	await nextTurn();
 	expect([...row]).toEqual([KEY]);
 });
 
@@ -64,6 +64,6 @@ test('a key whose fire never reached Bitrix24 is freed, and not recorded again',
 	recorder.answered(MARK, [pendingOf(KEY), MARK, KEY]);
 	await recorder.close();
 	for (let i = 0; i < 10; i++) await clock.sleep(100);
-	await new Promise((resolve) => setImmediate(resolve));
+	await nextTurn();
 	expect([...row]).toEqual([]);
 });
