@@ -552,6 +552,44 @@ async function stream(quick) {
 	return rows;
 }
 
+/**
+ * Section 8: what telling people costs (issue 33): one-item executions, no pace, the record check and the
+ * stage report off (one request each, so that the node's own work shows), 50 ms per answer, as built (hints, custom data, the log's lines) and with the tell and progress stages
+ * replaced by nothing, in alternating rounds so that the machine's noise falls on both alike.
+ */
+async function tellingCost(rounds, perRound) {
+	const { PACKAGE_ROOT } = require('../test/harness/system');
+	const stages = path.join(PACKAGE_ROOT, 'dist/nodes/Bitrix24Vibecode/resources/trigger/stages');
+	const tell = require(path.join(stages, 'tell.js'));
+	const progress = require(path.join(stages, 'progress.js'));
+	const built = { tellPeople: tell.tellPeople, noteProgress: progress.noteProgress };
+	const silent = (on) => {
+		tell.tellPeople = on ? built.tellPeople : () => {};
+		progress.noteProgress = on ? built.noteProgress : () => {};
+	};
+	const sandbox = await startSandbox({ rateLimit: false, latencyMs: 50, recordRequests: false });
+	const ms = { with: 0, without: 0 };
+	let deal = 1;
+	try {
+		sandbox.addKey('vibe_api_bench_telling');
+		const options = { requestsPerMinute: 1e6, checkRecords: false, reportStageChange: false };
+		await fireAll(sandbox.url, 'vibe_api_bench_telling', 1, options, deal++);
+		for (let round = 0; round < rounds; round++) {
+			for (const mode of round % 2 ? ['without', 'with'] : ['with', 'without']) {
+				silent(mode === 'with');
+				const started = performance.now();
+				for (let i = 0; i < perRound; i++) await fireAll(sandbox.url, 'vibe_api_bench_telling', 1, options, deal++);
+				ms[mode] += performance.now() - started;
+			}
+		}
+	} finally {
+		silent(true);
+		await sandbox.close();
+	}
+	const n = rounds * perRound;
+	return { with: ms.with / n, without: ms.without / n, n };
+}
+
 const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const s = (seconds) => `${seconds.toFixed(1)} s`;
 
@@ -660,6 +698,15 @@ async function main(argv) {
 				`| ${r.perSecond} | ${r.label} | ${r.count} | ${r.once} | ${r.twice} | ${r.ambiguous} / ${r.failed} | ${r.perFire.toFixed(2)} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p95First)} / ${ms(r.p95Last)} | ${r.portalRefusals} |`,
 			);
 		}
+	}
+
+	if (wanted(8)) {
+		const cost = await tellingCost(quick ? 4 : 10, quick ? 5 : 10);
+		console.log(`\n8. What telling people costs: ${cost.n} one-item executions each way, no limit, record check and stage report off, 50 ms per answer, in alternating rounds\n`);
+		console.log('| run | time per one-item execution | times the time without |');
+		console.log('| --- | ---: | ---: |');
+		console.log(`| as built: hints, custom data, log lines | ${cost.with.toFixed(1)} ms | ${(cost.with / cost.without).toFixed(3)} × |`);
+		console.log(`| the tell and progress stages replaced by nothing | ${cost.without.toFixed(1)} ms | 1.000 × |`);
 	}
 
 	if (wanted(6)) {

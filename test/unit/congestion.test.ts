@@ -109,3 +109,15 @@ describe('Congestion: slow answers', () => {
 		expect(congestion.factor).toBeGreaterThan(0.5);
 	});
 });
+
+describe('Congestion: a rested portal', () => {
+	test('half a minute without answers: the rate starts afresh; sooner, the back-off holds', () => {
+		const congestion = new Congestion();
+		congestion.observe(overloaded(0), 0, PER_SECOND);
+		congestion.resume(29_999);
+		expect(congestion.factor).toBe(0.5);
+		congestion.resume(30_000);
+		expect(congestion.factor).toBe(1);
+	});
+});
+

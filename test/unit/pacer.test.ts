@@ -163,3 +163,46 @@ describe('Pacer', () => {
 		expect(pacer.busy).toBe(false);
 	});
 });
+
+describe('Pacer: what holds the pace below the key\'s limit (a long run\'s progress line says it)', () => {
+	const turn = { owner: {}, intervalMs: 204, maxInFlight: 5 };
+
+	test('nothing, at first; the portal pushing back after an overloaded answer', () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		expect(pacer.holdsBack(turn)).toEqual([]);
+		pacer.observe(answer(clock, { overloaded: true }));
+		expect(pacer.holdsBack(turn)).toEqual(['portal']);
+	});
+
+	test('the portal, until the key rested half a minute: the next run starts at the key\'s pace', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		pacer.observe(answer(clock, { overloaded: true }));
+		clock.at += 30_000;
+		expect(pacer.holdsBack(turn)).toEqual(['portal']);
+		await pacer.acquire(turn);
+		pacer.release();
+		expect(pacer.holdsBack(turn)).toEqual([]);
+	});
+
+	test("a 429, for a minute after it", () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		pacer.observe({ ...answer(clock), refused: true });
+		expect(pacer.holdsBack(turn)).toEqual(['refused']);
+		clock.at += 60_001;
+		expect(pacer.holdsBack(turn)).toEqual([]);
+	});
+
+	test('a cap below the key\'s limit, once the limit is known; not a cap above it', () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const capped = { ...turn, intervalMs: 500, capped: true };
+		expect(pacer.holdsBack(capped)).toEqual([]);
+		// Nothing counted in the key's window: no other user of it.
+		pacer.observe(answer(clock, { limit: 300, remaining: 300 }));
+		expect(pacer.holdsBack(capped)).toEqual(['cap']);
+		expect(pacer.holdsBack({ ...turn, intervalMs: 100, capped: true })).toEqual([]);
+	});
+});

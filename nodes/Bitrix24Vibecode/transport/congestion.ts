@@ -11,6 +11,8 @@ const SLOW_FACTOR = 4;
 const SLOW_EXTRA_MS = 2000;
 const LATENCY_SAMPLES = 20;
 const LATENCY_MIN_SAMPLES = 5;
+/** A portal left alone this long has drained its bucket (a standard one's burst of 50 in 25 s): the rate starts afresh. */
+const RESTED_MS = 30_000;
 
 /**
  * How much of the key's rate the portal behind it takes now. A portal or gateway that struggles
@@ -23,6 +25,7 @@ export class Congestion {
 	factor = 1;
 
 	private lastCutAt = -Infinity;
+	private lastAnswerAt = -Infinity;
 
 	/**
 	 * How long the last answers took, per kind of request. Slow answers count too, so that a
@@ -35,6 +38,7 @@ export class Congestion {
 	 * how long nobody should start after a cut, to let the portal drain; undefined: no cut.
 	 */
 	observe(answer: { startedAt: number; kind: string; overloaded: boolean }, now: number, perSecond: number): number | undefined {
+		this.lastAnswerAt = now;
 		const latencyMs = now - answer.startedAt;
 		const recent = this.latency.get(answer.kind) ?? [];
 		this.latency.set(answer.kind, recent);
@@ -50,6 +54,14 @@ export class Congestion {
 		}
 		if (this.factor < 1) this.factor = Math.min(1, this.factor + GROW_PER_ANSWER / perSecond);
 		return undefined;
+	}
+
+	/**
+	 * A request is about to start at `now`: after half a minute without answers the portal had time
+	 * to drain, and a back-off from an overload long past (an earlier run's) no longer holds.
+	 */
+	resume(now: number) {
+		if (now - this.lastAnswerAt >= RESTED_MS) this.factor = 1;
 	}
 
 	/** Requests that may be in flight at once, of the caller's `maxInFlight`. */

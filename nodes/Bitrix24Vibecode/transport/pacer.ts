@@ -84,6 +84,7 @@ export class Pacer {
 	/** Resolves when the request may start; `retry` turns go before items that never started. */
 	async acquire(turn: Turn, retry = false): Promise<void> {
 		this.forgetQuietOwners();
+		if (!this.busy) this.congestion.resume(this.clock.now());
 		this.lastAskedAt.delete(turn.owner);
 		this.lastAskedAt.set(turn.owner, this.clock.now());
 		await new Promise<void>((resolve, reject) => {

@@ -20,7 +20,8 @@ type Stage = (run: Run, items: Item[]) => void | Promise<void>;
 /**
  * Fire Trigger, for the items of one run, as stages the items pass through, in this order (the
  * README's "How a fire travels" walks them). Every item is checked before anything is sent, and
- * ends as one output item. "On Error: Stop": between stages, a failure stops the run.
+ * ends as one output item. "On Error: Stop": between stages, a failure stops the run. Then, stopped
+ * or not, the run tells people what needs them (./stages/tell.ts), and answers.
  */
 const STAGES: Stage[] = [
 	checkInputs, // each item's parameters, before anything is sent

@@ -10,7 +10,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import type { Registered } from '../../shared/closest';
-import { logLabel } from '../../notices';
+import { logLabel } from './notices';
 import { readOptions, type Options } from '../../options';
 import { requestDefaultsOf } from '../../transport/defaults';
 import { retryPolicy, turnOf } from '../../transport/policy';

@@ -68,7 +68,9 @@ export class ClaimWindow implements Claims {
 		const mark = this.marks.get(item) as string;
 		// A fire that reached Bitrix24, or may have, keeps its key; one that did not frees it; one
 		// whose fire broke off without an outcome stays claimed, unanswered: it may have been sent.
-		this.recorder.answered(mark, !item.outcome ? [mark] : [pendingOf(key), mark, ...(neverReached(item) ? [key] : [])]);
+		if (!item.outcome) this.recorder.answered(mark, [mark]);
+		else if (neverReached(item)) this.recorder.answered(mark, [pendingOf(key), mark, key]);
+		else this.recorder.answered(mark, [pendingOf(key), mark], key);
 	}
 
 	async close() {

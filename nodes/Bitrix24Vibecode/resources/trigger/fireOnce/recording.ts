@@ -11,6 +11,8 @@ const REMOVAL_LOOKS = 5;
 interface Removal {
 	mark: string;
 	values: string[];
+	/** A key that was sent and stays: a late write that erased it is undone by recording it again. */
+	sent?: string;
 }
 
 export class Recorder {
@@ -40,9 +42,9 @@ export class Recorder {
 		if (values) this.removals.push({ mark, values });
 	}
 
-	/** A fire's answer: its claim's values are written with others', and the claim closes then. */
-	answered(mark: string, values: string[]) {
-		this.removals.push({ mark, values });
+	/** A fire's answer: its claim's values are written with others', and the claim closes then; `sent`: the key it keeps. */
+	answered(mark: string, values: string[], sent?: string) {
+		this.removals.push({ mark, values, sent });
 		this.answers++;
 		this.flush();
 	}
@@ -85,13 +87,16 @@ export class Recorder {
 	/**
 	 * A settle after a removal, every write that read the row before it has landed: a mark back
 	 * means such a write put back all the values removed with it, which are removed again. The
-	 * look records the marks that were gone: they are removed too, as values of no key.
+	 * look records the marks that were gone: they are removed too, as values of no key. It records
+	 * the sent keys too: a write that read the row before their claim and landed after it erased
+	 * them, and a later execution would find them free and fire them again.
 	 */
 	private async lookAgain(removals: Removal[], look = 1): Promise<void> {
 		if (!removals.length) return;
 		await settle(this.once);
 		try {
-			const there = await lookAndRecord(this.once, removals.map((removal) => removal.mark));
+			const sent = removals.flatMap((removal) => (removal.sent === undefined ? [] : [removal.sent]));
+			const there = await lookAndRecord(this.once, [...removals.map((removal) => removal.mark), ...sent]);
 			const back = removals.filter((removal) => there.has(removal.mark));
 			const gone = removals.filter((removal) => !there.has(removal.mark)).map((removal) => removal.mark);
 			await remove(this.once, [...back.flatMap((removal) => removal.values), ...gone]);

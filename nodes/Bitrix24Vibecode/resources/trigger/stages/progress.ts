@@ -1,4 +1,4 @@
-import { progressLine } from '../../../notices';
+import { progressLine } from '../notices';
 import type { Item } from '../item';
 import type { Run } from '../run';
 import { tallyOf } from '../tally';

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import { endLine, needsCheckLine, noCustomDataLine, runHints } from '../../../notices';
+import { endLine, needsCheckLine, noCustomDataLine, runHints } from '../notices';
 import type { Item } from '../item';
 import type { Run } from '../run';
 import { needsCheck, tallyOf, type Tally } from '../tally';

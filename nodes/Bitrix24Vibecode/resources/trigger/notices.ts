@@ -1,11 +1,11 @@
 import type { NodeExecutionHint } from 'n8n-workflow';
 
-import type { Named, Tally } from './resources/trigger/tally';
-import { ENTITY } from './shared/entityTypes';
-import type { PaceHold } from './transport/pacer';
+import type { Named, Tally } from './tally';
+import { ENTITY } from '../../shared/entityTypes';
+import type { PaceHold } from '../../transport/pacer';
 
 // What a person reads about a run outside its items: the hints at the top of the output pane and
-// the node's lines in n8n's log. Error messages are errors.ts'.
+// the node's lines in n8n's log. Error messages are ../../errors.ts'.
 
 /** How many records a hint or a log line names before "and N more". */
 const FEW = 3;
@@ -35,26 +35,29 @@ export type Where = 'error output' | 'main output';
 export function runHints(tally: Tally, at: { where: Where; notMovedFails: boolean; rehearse: boolean }): NodeExecutionHint[] {
 	const hints: NodeExecutionHint[] = [];
 	const hint = (type: NodeExecutionHint['type'], message: string) => hints.push({ type, message, location: 'outputPane' });
-	const there = at.where === 'error output' ? 'They are on the error output.' : 'They are in the output, each with an "error" field.';
 	const one = (named: Named[]) => named.length === 1;
+	const there = (named: Named[]) =>
+		at.where === 'error output'
+			? `${one(named) ? 'It is' : 'They are'} on the error output.`
+			: `${one(named) ? 'It is in the output with' : 'They are in the output, each with'} an "error" field.`;
 	const { mayHaveFired, unanswered, failed, notMoved } = tally;
 	if (at.rehearse) {
 		hint('info', `Rehearsal, nothing was fired: a real run would fire ${tally.wouldFire}, fail ${failed.length + mayHaveFired.length + unanswered.length} and skip ${tally.skipped}.`);
 		return hints;
 	}
 	if (mayHaveFired.length) {
-		hint('warning', `${capitalized(namesOf(mayHaveFired))} may already have fired: check ${one(mayHaveFired) ? 'it' : 'them'} in Bitrix24 before running ${one(mayHaveFired) ? 'it' : 'them'} again. ${there}`);
+		hint('warning', `${capitalized(namesOf(mayHaveFired))} may already have fired: check ${one(mayHaveFired) ? 'it' : 'them'} in Bitrix24 before running ${one(mayHaveFired) ? 'it' : 'them'} again. ${there(mayHaveFired)}`);
 	}
 	if (unanswered.length) {
 		const it = one(unanswered) ? 'it' : 'them';
-		hint('warning', `${capitalized(namesOf(unanswered))} ${one(unanswered) ? 'was' : 'were'} not fired: another execution claimed ${one(unanswered) ? 'its' : 'their'} Fire Once Key and never recorded an answer. Check ${it} in Bitrix24, then run ${it} with ${FIRE_UNANSWERED}. ${there}`);
+		hint('warning', `${capitalized(namesOf(unanswered))} ${one(unanswered) ? 'was' : 'were'} not fired: another execution claimed ${one(unanswered) ? 'its' : 'their'} Fire Once Key and never recorded an answer. Check ${it} in Bitrix24, then run ${it} with ${FIRE_UNANSWERED}. ${there(unanswered)}`);
 	}
 	if (failed.length) {
-		hint('warning', `${capitalized(namesOf(failed))} failed and ${one(failed) ? 'was' : 'were'} not fired: see ${one(failed) ? 'its' : "each item's"} error. ${there}`);
+		hint('warning', `${capitalized(namesOf(failed))} failed and ${one(failed) ? 'was' : 'were'} not fired: see ${one(failed) ? 'its' : "each item's"} error. ${there(failed)}`);
 	}
 	if (notMoved.length) {
 		const what = `${capitalized(namesOf(notMoved))} ${one(notMoved) ? 'was' : 'were'} fired and did not move`;
-		if (at.notMovedFails) hint('warning', `${what}: "When the Record Did Not Move" fails ${one(notMoved) ? 'it' : 'them'}. ${there}`);
+		if (at.notMovedFails) hint('warning', `${what}: "When the Record Did Not Move" fails ${one(notMoved) ? 'it' : 'them'}. ${there(notMoved)}`);
 		else hint('info', `${what}: see ${one(notMoved) ? 'its' : "each item's"} note.`);
 	}
 	return hints;
