@@ -179,7 +179,7 @@ const CHECKS = {
 		assert.deepEqual(success, [5141, 5142].map(firedDeal), 'Fire Trigger output');
 		assert.equal(errors.length, 1, 'the invalid item on the error output');
 		assert.deepEqual(fired(sandbox), [5141, 5142].map((id) => ({ ...deal(id), apiKeyId: 'personal' })), 'each record fired once');
-		assert.deepEqual(hintsOf(run), [warning('Item 0 failed and was not fired: see its error. They are on the error output.')], 'one warning, whatever the tries');
+		assert.deepEqual(hintsOf(run), [warning('Item 0 failed and was not fired: see its error. It is on the error output.')], 'one warning, whatever the tries');
 	},
 	// A workflow saved with the Trigger field's old mode name ("id"), an application key: the
 	// code is checked against the application's triggers, one list request for the run.
@@ -190,7 +190,7 @@ const CHECKS = {
 		assert.match(errors[0].error.description, /payment_received/, 'and names the code it could have meant');
 		assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'app' }], 'only the known code was fired');
 		assert.equal(sandbox.requests.filter((r) => r.path === '/v1/triggers').length, 1, 'one trigger list request');
-		assert.deepEqual(hintsOf(run), [warning('Deal 5142 failed and was not fired: see its error. They are on the error output.')], 'the output pane warns of the failed deal');
+		assert.deepEqual(hintsOf(run), [warning('Deal 5142 failed and was not fired: see its error. It is on the error output.')], 'the output pane warns of the failed deal');
 	},
 	vibeE2eRetryStp(run, sandbox, error) {
 		const said = error?.message ?? run.printed;
@@ -247,7 +247,7 @@ const CHECKS = {
 		assert.equal(outputsOf(run, 'Fired')[0].length, 1, 'one item reached "Fired"');
 		assert.equal(outputsOf(run, 'Failed')[0].length, 1, 'one item reached "Failed"');
 		assert.deepEqual(fired(sandbox), [{ ...deal(5141), apiKeyId: 'personal' }], 'fires the sandbox recorded');
-		assert.deepEqual(hintsOf(run), [warning('Item 1 failed and was not fired: see its error. They are on the error output.')], 'the output pane warns of the failed item');
+		assert.deepEqual(hintsOf(run), [warning('Item 1 failed and was not fired: see its error. It is on the error output.')], 'the output pane warns of the failed item');
 	},
 	// The record check (on by default): one search for the four deals, the missing one fails unsent.
 	vibeE2eMissRec1(run, sandbox) {
@@ -260,7 +260,7 @@ const CHECKS = {
 		assert.deepEqual(fireRequests(sandbox).map((r) => r.body.entityId), [5141, 5142, 5143], '99999 was never sent');
 		const searches = sandbox.requests.filter((r) => r.path === '/v1/deals/search');
 		assert.deepEqual(searches.map((r) => r.body.filter.id.$in.length), [4, 3], 'one search for the four deals, one after the fires for the three fired');
-		assert.deepEqual(hintsOf(run), [warning('Deal 99999 failed and was not fired: see its error. They are on the error output.'), NOT_MOVED_5143], 'a warning for the missing deal, information for the one that did not move');
+		assert.deepEqual(hintsOf(run), [warning('Deal 99999 failed and was not fired: see its error. It is on the error output.'), NOT_MOVED_5143], 'a warning for the missing deal, information for the one that did not move');
 	},
 	// Issue 24: a deal that moved and one that did not, both fired; the stage report tells them apart.
 	vibeE2eStageChg(run, sandbox) {
@@ -472,7 +472,7 @@ async function crashCase({ env, sandbox, userFolder, record }) {
 async function noticeChecks({ h, record, sandbox, deliver, fires, log, workflowName }) {
 	const node = 'Fire Trigger';
 	const linesOf = (execution) => notices.nodeLogLines(log(), { node, workflow: workflowName, execution });
-	const onErrorOutput = 'They are on the error output.';
+	const onErrorOutput = (n) => `${n === 1 ? 'It is' : 'They are'} on the error output.`;
 
 	if (h.retry) {
 		const { analysis: a } = h;
@@ -483,7 +483,7 @@ async function noticeChecks({ h, record, sandbox, deliver, fires, log, workflowN
 			const expected = n === 0 ? [] : [{
 				type: 'warning',
 				location: 'outputPane',
-				message: `${notices.dealsNamed(a.unanswered)} ${were} not fired: another execution claimed ${its} Fire Once Key and never recorded an answer. Check ${it} in Bitrix24, then run ${it} with "Fire Once Keys Left Unanswered" set to "Fire (I Checked the Records)". ${onErrorOutput}`,
+				message: `${notices.dealsNamed(a.unanswered)} ${were} not fired: another execution claimed ${its} Fire Once Key and never recorded an answer. Check ${it} in Bitrix24, then run ${it} with "Fire Once Keys Left Unanswered" set to "Fire (I Checked the Records)". ${onErrorOutput(n)}`,
 			}];
 			assert.deepEqual(notices.hintsOf(h.retry.data, node), expected, `the hints of execution ${h.retry.id}`);
 		});
@@ -539,7 +539,7 @@ async function noticeChecks({ h, record, sandbox, deliver, fires, log, workflowN
 		assert.deepEqual(notices.hintsOf(run.data, node), [{
 			type: 'warning',
 			location: 'outputPane',
-			message: `Deal ${lost} may already have fired: check it in Bitrix24 before running it again. ${onErrorOutput}`,
+			message: `Deal ${lost} may already have fired: check it in Bitrix24 before running it again. ${onErrorOutput(1)}`,
 		}], `the hints of execution ${run.id}`);
 		assert.deepEqual(run.customData, notices.customDataOf({ mayHaveFired: 1, fired: 1 }), `customData of execution ${run.id}`);
 		assert.deepEqual(linesOf(run.id), [`items need a check by hand: 1 item may have fired (Deal ${lost}). The node's output lists them, each with what to do`], 'one warning line, nothing else');

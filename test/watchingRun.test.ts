@@ -152,6 +152,14 @@ describe('a finished run shows what needs a person', () => {
 			`${LABEL}: the run's counts are not in the execution's custom data: a rehearsal fires nothing`,
 		]);
 	});
+
+	test('"On Error: Stop" (n8n\'s default): a run that finishes keeps its hints', async () => {
+		box.sandbox.setStage('deal', 4, 'WON');
+		const result = await run(ids(2, 3), {}, 'stopWorkflow');
+
+		expect(result.main).toHaveLength(2);
+		expect(hintsOf(result)).toEqual([{ type: 'info', location: 'outputPane', message: 'Deal 4 was fired and did not move: see its note.' }]);
+	});
 });
 
 describe('custom execution data', () => {
