@@ -103,7 +103,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// PostgreSQL, Redis
+// Redis
 
 function redisPing(port) {
 	return new Promise((resolve) => {
