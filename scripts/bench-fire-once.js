@@ -61,31 +61,38 @@ const median = (values) => {
 
 /** Webhook → one item per deal in body.deals → Fire Trigger; the webhook answers when Fire Trigger ends. */
 function workflowOf(c) {
-	const node = (name, type, typeVersion, parameters, x, more = {}) => ({ id: `${c.id}-${x}`, name, type, typeVersion, position: [x * 220, 0], parameters, ...more });
+	const node = (x, { name, type, typeVersion = 2, parameters, ...more }) => ({ id: `${c.id}-${x}`, name, type, typeVersion, position: [x * 220, 0], parameters, ...more });
+	const fireOptions = { requestsPerMinute: 1_000_000, maxConcurrent: 20, checkRecords: false, reportStageChange: false, fireOnce: c.fireOnce };
 	return {
 		id: c.id,
 		name: `Bench: Fire Once ${c.label}`,
 		active: false,
 		nodes: [
-			node('Webhook', 'n8n-nodes-base.webhook', 2, { httpMethod: 'POST', path: c.hookPath, responseMode: 'lastNode', responseData: 'firstEntryJson', options: {} }, 0, {
+			node(0, {
+				name: 'Webhook',
+				type: 'n8n-nodes-base.webhook',
+				parameters: { httpMethod: 'POST', path: c.hookPath, responseMode: 'lastNode', responseData: 'firstEntryJson', options: {} },
 				webhookId: crypto.randomUUID(),
 			}),
-			node('Deals', 'n8n-nodes-base.code', 2, { jsCode: 'return $input.first().json.body.deals.map((dealId) => ({ json: { dealId } }));' }, 1),
-			node(
-				'Fire Trigger',
-				'n8n-nodes-bitrix24-vibecode.bitrix24Vibecode',
-				1,
-				{
+			node(1, {
+				name: 'Deals',
+				type: 'n8n-nodes-base.code',
+				parameters: { jsCode: 'return $input.first().json.body.deals.map((dealId) => ({ json: { dealId } }));' },
+			}),
+			node(2, {
+				name: 'Fire Trigger',
+				type: 'n8n-nodes-bitrix24-vibecode.bitrix24Vibecode',
+				typeVersion: 1,
+				parameters: {
 					resource: 'trigger',
 					operation: 'fire',
 					entityType: 'deal',
 					entityId: { __rl: true, mode: 'id', value: '={{ $json.dealId }}' },
 					triggerId: { __rl: true, mode: 'code', value: 'payment_received' },
-					options: { requestsPerMinute: 1_000_000, maxConcurrent: 20, checkRecords: false, reportStageChange: false, fireOnce: c.fireOnce },
+					options: fireOptions,
 				},
-				2,
-				{ credentials: { bitrix24VibecodeApi: c.credential } },
-			),
+				credentials: { bitrix24VibecodeApi: c.credential },
+			}),
 		],
 		connections: {
 			Webhook: { main: [[{ node: 'Deals', type: 'main', index: 0 }]] },
