@@ -433,6 +433,7 @@ module.exports = {
 	stopServer,
 	waitForWebhook,
 	Rest,
+	step,
 	elapsed,
 	rel,
 };
