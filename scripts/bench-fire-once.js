@@ -9,7 +9,8 @@
 // sandbox (no rate limit, 50 ms per answer). bench/bench.js section 5 measures the same against
 // the in-memory model of n8n's store (test/harness/deduplication.js), without a database.
 // Usage: npm run bench:fire-once [-- --db sqlite,postgres] [-- --quick]   (KEEP=1 keeps the
-// scratch folders: n8n's log and database; VIBECODE_N8N=1 runs it on the n8n 1.x in tools/n8n)
+// scratch folders: n8n's log and database; VIBECODE_N8N=1 runs it on the n8n 1.x in tools/n8n;
+// BENCH_MAX_CONCURRENT=40 sets the workflows' Max Concurrent Requests, 20 by default)
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -62,7 +63,7 @@ const median = (values) => {
 /** Webhook → one item per deal in body.deals → Fire Trigger; the webhook answers when Fire Trigger ends. */
 function workflowOf(c) {
 	const node = (x, { name, type, typeVersion = 2, parameters, ...more }) => ({ id: `${c.id}-${x}`, name, type, typeVersion, position: [x * 220, 0], parameters, ...more });
-	const fireOptions = { requestsPerMinute: 1_000_000, maxConcurrent: 20, checkRecords: false, reportStageChange: false, fireOnce: c.fireOnce };
+	const fireOptions = { requestsPerMinute: 1_000_000, maxConcurrent: Number(process.env.BENCH_MAX_CONCURRENT ?? 20), checkRecords: false, reportStageChange: false, fireOnce: c.fireOnce };
 	return {
 		id: c.id,
 		name: `Bench: Fire Once ${c.label}`,
