@@ -206,3 +206,19 @@ describe('Pacer: what holds the pace below the key\'s limit (a long run\'s progr
 		expect(pacer.holdsBack({ ...turn, intervalMs: 100, capped: true })).toEqual([]);
 	});
 });
+
+describe('Pacer: other runs of this process on the key hold the pace too', () => {
+	test('another owner that asked for a turn in the last five seconds; not after', async () => {
+		const clock = virtualClock();
+		const pacer = new Pacer(clock);
+		const mine = { owner: {}, intervalMs: 204, maxInFlight: 5 };
+		await pacer.acquire(mine);
+		pacer.release();
+		expect(pacer.holdsBack(mine)).toEqual([]);
+		await pacer.acquire({ ...mine, owner: {} });
+		pacer.release();
+		expect(pacer.holdsBack(mine)).toEqual(['company']);
+		clock.at += 5_001;
+		expect(pacer.holdsBack(mine)).toEqual([]);
+	});
+});

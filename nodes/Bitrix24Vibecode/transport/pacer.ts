@@ -37,8 +37,8 @@ export interface Answer extends RateHeaders {
 	kind: string;
 }
 
-/** What holds a key's pace below its limit: the portal, others on the key, a 429's wait, the user's cap. */
-export type PaceHold = 'portal' | 'others' | 'refused' | 'cap';
+/** What holds a key's pace below its limit: the portal, others on the key, other runs of this process on it, a 429's wait, the user's cap. */
+export type PaceHold = 'portal' | 'others' | 'company' | 'refused' | 'cap';
 
 interface Waiter extends Turn {
 	start: () => void;
@@ -118,9 +118,13 @@ export class Pacer {
 	 * over, or when no other owner has used the key lately (a lone run or webhook never waits).
 	 */
 	readWaitMs(owner: object, since: number): number {
+		return this.othersAsked(owner) ? this.readBudget.waitMs(this.clock.now(), since) : 0;
+	}
+
+	/** Another owner than `owner` asked for a turn in the last COMPANY_MS. */
+	private othersAsked(owner: object): boolean {
 		this.forgetQuietOwners();
-		const company = this.lastAskedAt.size > (this.lastAskedAt.has(owner) ? 1 : 0);
-		return company ? this.readBudget.waitMs(this.clock.now(), since) : 0;
+		return this.lastAskedAt.size > (this.lastAskedAt.has(owner) ? 1 : 0);
 	}
 
 	/** Owners quiet for longer than COMPANY_MS are let go (a webhook stream makes an owner per execution). */
@@ -139,6 +143,7 @@ export class Pacer {
 		const holds: Array<PaceHold | false> = [
 			this.congestion.factor < 1 && 'portal',
 			this.window.othersTakePart(now) && 'others',
+			this.othersAsked(turn.owner) && 'company',
 			now - this.refusedAt <= REFUSED_LATELY_MS && 'refused',
 			this.window.capHolds(turn) && 'cap',
 		];

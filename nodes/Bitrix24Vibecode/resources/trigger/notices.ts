@@ -87,6 +87,7 @@ function totals(tally: Tally): string {
 const HOLDS: Record<PaceHold, string> = {
 	portal: 'the Bitrix24 portal pushing back (overloaded answers)',
 	others: 'other users of the key (other n8n processes or apps)',
+	company: "other executions on the key in this n8n process (their fires and their record checks' searches)",
 	refused: "a 429's wait (the key's limit refused a request)",
 	cap: 'the "Requests per Minute" cap',
 };
