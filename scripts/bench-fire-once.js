@@ -10,7 +10,8 @@
 // the in-memory model of n8n's store (test/harness/deduplication.js), without a database.
 // Usage: npm run bench:fire-once [-- --db sqlite,postgres] [-- --quick]   (KEEP=1 keeps the
 // scratch folders: n8n's log and database; VIBECODE_N8N=1 runs it on the n8n 1.x in tools/n8n;
-// BENCH_MAX_CONCURRENT=40 sets the workflows' Max Concurrent Requests, 20 by default)
+// BENCH_MAX_CONCURRENT=40 sets the workflows' Max Concurrent Requests, 20 by default). After the
+// bulk rows, each key is limited to 600 a minute and 200 deals fire off and with the keys remembered.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -32,6 +33,9 @@ const KEEP = Boolean(process.env.KEEP);
 const BULK = QUICK ? 200 : 1_000;
 const SINGLES = QUICK ? 5 : 15;
 const REMEMBERED = QUICK ? 1_000 : 10_000;
+/** Deals fired at a key of PACED_LIMIT a minute, off and with the keys remembered. */
+const PACED = QUICK ? 50 : 200;
+const PACED_LIMIT = 600;
 /** The remembered keys are fired in executions of this many deals (one webhook call each). */
 const FILL_BATCH = 1_000;
 
@@ -201,14 +205,24 @@ async function benchOn(db, { pgBin, stops }) {
 		const ms = await fire(c, range(c.firstDeal, BULK));
 		rows.push({ label: c.label, bulk: BULK / (ms / 1000), single: median(singles.get(c)), singles: singles.get(c) });
 	}
+	// The key's pace with the option on: each key limited to 600 a minute from here on (the node
+	// reads the limit from the answers' headers), PACED deals with the option off and with the
+	// keys remembered; the floor is PACED ÷ 10 a second.
+	sandbox.setRateLimit({ limit: PACED_LIMIT, windowMs: 60_000 });
+	const paced = [];
+	for (const c of [CASES[0], CASES[2]]) {
+		const ms = await fire(c, range(c.firstDeal + 60_000, PACED));
+		paced.push({ label: c.label, seconds: ms / 1000, ratio: ms / 1000 / (PACED / (PACED_LIMIT / 60)) });
+	}
+	sandbox.setRateLimit(false);
 	let checked = 0;
 	for (const c of all) checked += assertFiredOnce(sandbox, c, deals.get(c));
 	const fill = fills.length && { count: fills.length, n: fills.reduce((s, f) => s + f.n, 0), ms: fills.reduce((s, f) => s + f.ms, 0), last: fills[fills.length - 1] };
-	return { database, rows, fill, checked };
+	return { database, rows, fill, checked, paced };
 }
 
 function print(tested, result) {
-	const { database, rows, fill, checked } = result;
+	const { database, rows, fill, checked, paced } = result;
 	const [off] = rows;
 	const times = (x) => `${x.toFixed(2)} ×`;
 	log(`\n${database}, n8n ${tested.version} on Node.js ${tested.node} (\`n8n start\`, a production webhook answering when the last node ends); no limit, 50 ms per answer, 20 in flight\n`);
@@ -218,7 +232,12 @@ function print(tested, result) {
 	if (fill) {
 		log(`\nThe ${fill.n.toLocaleString('en')} keys remembered: fired first with the option on in ${fill.count === 1 ? 'one execution' : `${fill.count} executions`} of ${FILL_BATCH.toLocaleString('en')}, ${(fill.n / (fill.ms / 1000)).toFixed(0)} fires per second in all (the last execution: ${(fill.last.n / (fill.last.ms / 1000)).toFixed(0)}).`);
 	}
-	log(`One-item executions, ms in turn: ${rows.map((r) => `${r.label}: ${r.singles.map((x) => x.toFixed(0)).join(' ')}`).join('; ')}.`);
+	const floor = PACED / (PACED_LIMIT / 60);
+	log(`\nAt a key of ${PACED_LIMIT} a minute (read from the answers), ${PACED} deals in one execution, floor ${floor.toFixed(1)} s:\n`);
+	log('| Fire Once | wall time | wall / floor |');
+	log('| --- | ---: | ---: |');
+	for (const r of paced) log(`| ${r.label} | ${r.seconds.toFixed(1)} s | ${r.ratio.toFixed(2)} |`);
+	log(`\nOne-item executions, ms in turn: ${rows.map((r) => `${r.label}: ${r.singles.map((x) => x.toFixed(0)).join(' ')}`).join('; ')}.`);
 	log(`Every deal fired exactly once: ${checked.toLocaleString('en')} deals checked against the sandbox's fires.`);
 }
 
