@@ -139,14 +139,13 @@ export function listEntityTypeError(node: INode, value: unknown) {
 	return new NodeOperationError(node, `Unknown Entity Type "${String(value)}"`, { description: `Choose one of: ${ENTITY_LABELS_TEXT.replace(' or ', ', ')}.` });
 }
 
+/** How a message names a record: "Deal 5143". */
+export const recordName = (record: RecordRef) => `${ENTITY[record.entityType].label} ${record.entityId}`;
+
 /** An item whose record does not exist in Bitrix24: nothing was sent for it. */
 export function missingRecordError(node: INode, itemIndex: number, record: RecordRef) {
-	const label = ENTITY[record.entityType].label;
-	return itemError(node, itemIndex, `${label} ${record.entityId} does not exist in Bitrix24 (item ${itemIndex})`, `Nothing was sent for this item. Bitrix24 accepts a fire for a record that does not exist and runs no automation, so the node looked the record up first and did not find it. Check the ID (the number in the record's link) and the Entity Type: a record deleted in Bitrix24 cannot be fired. To fire without the check, turn off the option "Check Records Exist".`, 'RECORD_NOT_FOUND');
+	return itemError(node, itemIndex, `${recordName(record)} does not exist in Bitrix24 (item ${itemIndex})`, `Nothing was sent for this item. Bitrix24 accepts a fire for a record that does not exist and runs no automation, so the node looked the record up first and did not find it. Check the ID (the number in the record's link) and the Entity Type: a record deleted in Bitrix24 cannot be fired. To fire without the check, turn off the option "Check Records Exist".`, 'RECORD_NOT_FOUND');
 }
-
-/** What a stage report says of a record: "Deal 5143". */
-export const recordName = (record: RecordRef) => `${ENTITY[record.entityType].label} ${record.entityId}`;
 
 /** Why a fired record may not have moved: Bitrix24 answers success in each of these cases. */
 const notMovedWhy = (record: RecordRef, stage: string) =>

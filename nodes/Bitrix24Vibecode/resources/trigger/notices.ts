@@ -1,7 +1,7 @@
 import type { NodeExecutionHint } from 'n8n-workflow';
 
 import type { Named, Tally } from './tally';
-import { ENTITY } from '../../shared/entityTypes';
+import { recordName } from '../../errors';
 import type { PaceHold } from '../../transport/pacer';
 
 // What a person reads about a run outside its items: the hints at the top of the output pane and
@@ -19,7 +19,7 @@ export function namesOf(named: Named[]): string {
 	let lastType: string | undefined;
 	const parts = named.slice(0, FEW).map(({ itemIndex, record }) => {
 		const type = record?.entityType;
-		const part = !record ? `item ${itemIndex}` : type === lastType ? `${record.entityId}` : `${ENTITY[record.entityType].label} ${record.entityId}`;
+		const part = !record ? `item ${itemIndex}` : type === lastType ? `${record.entityId}` : recordName(record);
 		lastType = type;
 		return part;
 	});
@@ -35,30 +35,37 @@ export type Where = 'error output' | 'main output';
 export function runHints(tally: Tally, at: { where: Where; notMovedFails: boolean; rehearse: boolean }): NodeExecutionHint[] {
 	const hints: NodeExecutionHint[] = [];
 	const hint = (type: NodeExecutionHint['type'], message: string) => hints.push({ type, message, location: 'outputPane' });
-	const one = (named: Named[]) => named.length === 1;
-	const there = (named: Named[]) =>
-		at.where === 'error output'
-			? `${one(named) ? 'It is' : 'They are'} on the error output.`
-			: `${one(named) ? 'It is in the output with' : 'They are in the output, each with'} an "error" field.`;
+	/** A kind's records, and the words that go with one or with several. */
+	const wordsOf = (named: Named[]) => {
+		const one = named.length === 1;
+		const there =
+			at.where === 'error output'
+				? `${one ? 'It is' : 'They are'} on the error output.`
+				: `${one ? 'It is in the output with' : 'They are in the output, each with'} an "error" field.`;
+		return { names: capitalized(namesOf(named)), it: one ? 'it' : 'them', its: one ? 'its' : 'their', was: one ? 'was' : 'were', eachIts: one ? 'its' : "each item's", there };
+	};
 	const { mayHaveFired, unanswered, failed, notMoved } = tally;
 	if (at.rehearse) {
 		hint('info', `Rehearsal, nothing was fired: a real run would fire ${tally.wouldFire}, fail ${failed.length + mayHaveFired.length + unanswered.length} and skip ${tally.skipped}.`);
 		return hints;
 	}
 	if (mayHaveFired.length) {
-		hint('warning', `${capitalized(namesOf(mayHaveFired))} may already have fired: check ${one(mayHaveFired) ? 'it' : 'them'} in Bitrix24 before running ${one(mayHaveFired) ? 'it' : 'them'} again. ${there(mayHaveFired)}`);
+		const w = wordsOf(mayHaveFired);
+		hint('warning', `${w.names} may already have fired: check ${w.it} in Bitrix24 before running ${w.it} again. ${w.there}`);
 	}
 	if (unanswered.length) {
-		const it = one(unanswered) ? 'it' : 'them';
-		hint('warning', `${capitalized(namesOf(unanswered))} ${one(unanswered) ? 'was' : 'were'} not fired: another execution claimed ${one(unanswered) ? 'its' : 'their'} Fire Once Key and never recorded an answer. Check ${it} in Bitrix24, then run ${it} with ${FIRE_UNANSWERED}. ${there(unanswered)}`);
+		const w = wordsOf(unanswered);
+		hint('warning', `${w.names} ${w.was} not fired: another execution claimed ${w.its} Fire Once Key and never recorded an answer. Check ${w.it} in Bitrix24, then run ${w.it} with ${FIRE_UNANSWERED}. ${w.there}`);
 	}
 	if (failed.length) {
-		hint('warning', `${capitalized(namesOf(failed))} failed and ${one(failed) ? 'was' : 'were'} not fired: see ${one(failed) ? 'its' : "each item's"} error. ${there(failed)}`);
+		const w = wordsOf(failed);
+		hint('warning', `${w.names} failed and ${w.was} not fired: see ${w.eachIts} error. ${w.there}`);
 	}
 	if (notMoved.length) {
-		const what = `${capitalized(namesOf(notMoved))} ${one(notMoved) ? 'was' : 'were'} fired and did not move`;
-		if (at.notMovedFails) hint('warning', `${what}: "When the Record Did Not Move" fails ${one(notMoved) ? 'it' : 'them'}. ${there(notMoved)}`);
-		else hint('info', `${what}: see ${one(notMoved) ? 'its' : "each item's"} note.`);
+		const w = wordsOf(notMoved);
+		const what = `${w.names} ${w.was} fired and did not move`;
+		if (at.notMovedFails) hint('warning', `${what}: "When the Record Did Not Move" fails ${w.it}. ${w.there}`);
+		else hint('info', `${what}: see ${w.eachIts} note.`);
 	}
 	return hints;
 }

@@ -65,8 +65,9 @@ export function tellPeople(run: Run, items: Item[]) {
 	const notCounted = recordCounts(run, tally);
 	if (notCounted) logger.debug(noCustomDataLine(run.label, notCounted));
 	const tookMs = run.fires.paced.pacer.clock.now() - run.progress.startedAt;
-	if (needsCheck(tally)) logger.warn(needsCheckLine(run.label, tally));
+	const toCheck = needsCheck(tally) > 0;
+	if (toCheck) logger.warn(needsCheckLine(run.label, tally));
 	// A webhook stream of one-deal runs adds nothing to an info log.
 	if (tookMs >= LONG_RUN_MS) logger.info(endLine(run.label, tally, tookMs));
-	else if (!needsCheck(tally)) logger.debug(endLine(run.label, tally, tookMs));
+	else if (!toCheck) logger.debug(endLine(run.label, tally, tookMs));
 }
