@@ -100,6 +100,30 @@ describe("KeyWindow: others' share of the key", () => {
 		expect(window.intervalMs(asked, 5_000)).toBeCloseTo(102, 9);
 	});
 
+	test('others take their share of the key, not of a cap far below it: a cap of 300 a minute on a key of 6,000 stays 5 a second while others used 49', () => {
+		// A worker killed mid-run left its 49 fires in the key's minute; the execution delivered
+		// again on another process starts with those as others' use (the queue-mode redelivery).
+		const window = new KeyWindow(MINUTE);
+		const cap = { intervalMs: (60_000 / 300) * 1.02, capped: true };
+		answered(window, 0, 6_000, 50);
+		expect(window.intervalMs(cap, 0)).toBeCloseTo(204, 9);
+		expect(window.capHolds(cap, 0)).toBe(true);
+		expect(window.othersTakePart(cap, 0)).toBe(false);
+		// Without the cap the key's own pace is shared: 10.2 ms over this process's 1 start in 5 s against others' 4.9.
+		expect(window.intervalMs({ intervalMs: 10 }, 0)).toBeCloseTo(10.2 * 5.9, 9);
+		expect(window.othersTakePart({ intervalMs: 10 }, 0)).toBe(true);
+	});
+
+	test('a cap near the key\'s limit: others\' share of the key is what holds the pace, and it is named', () => {
+		const window = new KeyWindow(MINUTE);
+		const cap = { intervalMs: (60_000 / 600) * 1.02, capped: true };
+		// A key of 600 a minute, 300 counted at the first answer, none of them this process's: a tenth of the key.
+		window.observe({ limit: 600, remaining: 300, startedAt: 0 }, 0, 0);
+		expect(window.intervalMs(cap, 0)).toBeCloseTo(1_020, 9);
+		expect(window.othersTakePart(cap, 0)).toBe(true);
+		expect(window.capHolds(cap, 0)).toBe(false);
+	});
+
 	test('a gateway that counts in fixed windows forgets this process\'s requests at a new window, and others\' use is read from then on', () => {
 		const fixed = new KeyWindow(MINUTE);
 		// A key of 100 a minute, a start a second, each answered at once. The gateway's window

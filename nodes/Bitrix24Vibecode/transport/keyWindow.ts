@@ -68,21 +68,24 @@ export class KeyWindow {
 		return (this.limit ?? DEFAULT_PER_MINUTE) / (this.clock.windowMs / 1000);
 	}
 
-	/** The spacing of this process's starts now: the key's limit (or the caller's pace, before it is known), the cap, the share. */
+	/**
+	 * The spacing of this process's starts now: its share of the key's limit (or of the caller's
+	 * pace, before the limit is known), and the cap when that is slower. Others take their share of
+	 * the key, not of the cap: a cap far below the key's limit leaves them room already.
+	 */
 	intervalMs(asked: { intervalMs: number; capped?: boolean }, now: number): number {
-		const keyInterval = this.limit === undefined ? asked.intervalMs : (this.clock.windowMs / this.limit) * PACE_MARGIN;
-		const base = asked.capped ? Math.max(asked.intervalMs, keyInterval) : keyInterval;
-		return base / this.share(now);
+		const shared = this.sharedIntervalMs(asked, now);
+		return asked.capped ? Math.max(asked.intervalMs, shared) : shared;
 	}
 
-	/** Others take part of the key's rate lately, and this process keeps to its share. */
-	othersTakePart(now: number): boolean {
-		return this.share(now) < 1;
+	/** Others take part of the key's rate lately, and that, not the cap, holds this process's pace. */
+	othersTakePart(asked: { intervalMs: number; capped?: boolean }, now: number): boolean {
+		return this.share(now) < 1 && !this.capHolds(asked, now);
 	}
 
-	/** The caller's cap, not the key's limit, spaces its starts. */
-	capHolds(asked: { intervalMs: number; capped?: boolean }): boolean {
-		return asked.capped === true && this.limit !== undefined && asked.intervalMs > (this.clock.windowMs / this.limit) * PACE_MARGIN;
+	/** The caller's cap, not the key's limit or others' use of it, spaces its starts. */
+	capHolds(asked: { intervalMs: number; capped?: boolean }, now: number): boolean {
+		return asked.capped === true && this.limit !== undefined && asked.intervalMs > this.sharedIntervalMs(asked, now);
 	}
 
 	/** When the key's window has room for one more request as far as this process knows; undefined: wait for an answer. */
@@ -123,6 +126,12 @@ export class KeyWindow {
 		let n = 0;
 		for (let i = this.othersArrived.length - 1; i >= 0 && this.othersArrived[i].at > now - trendMs; i--) n += this.othersArrived[i].n;
 		return Math.max(0, n / trendMs);
+	}
+
+	/** The spacing the key leaves this process: its limit with the margin (the caller's pace until known), over this process's share. */
+	private sharedIntervalMs(asked: { intervalMs: number }, now: number): number {
+		const keyInterval = this.limit === undefined ? asked.intervalMs : (this.clock.windowMs / this.limit) * PACE_MARGIN;
+		return keyInterval / this.share(now);
 	}
 
 	private startsBetween(from: number, to: number): number {

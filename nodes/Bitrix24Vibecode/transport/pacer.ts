@@ -142,10 +142,10 @@ export class Pacer {
 		const now = this.clock.now();
 		const holds: Array<PaceHold | false> = [
 			this.congestion.factor < 1 && 'portal',
-			this.window.othersTakePart(now) && 'others',
+			this.window.othersTakePart(turn, now) && 'others',
 			this.othersAsked(turn.owner) && 'company',
 			now - this.refusedAt <= REFUSED_LATELY_MS && 'refused',
-			this.window.capHolds(turn) && 'cap',
+			this.window.capHolds(turn, now) && 'cap',
 		];
 		return holds.filter((hold): hold is PaceHold => hold !== false);
 	}
