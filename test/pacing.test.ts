@@ -52,6 +52,27 @@ describe('Pacing', () => {
 		// Eight starts on one key: seven intervals in all, whichever run each start belonged to.
 		expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(7 * 102);
 	});
+
+	test("others' use of the key takes its share of the key, not of the cap: a run capped at 300 a minute on a key of 6,000 keeps 5 a second while another process's 49 fires are in the key's minute", async () => {
+		// Oracle: issue 34 point 3 — the queue-mode redelivery after a killed worker: the worker
+		// that runs it finds the killed one's fires counted in the key's minute.
+		const apiKey = `vibe_api_pacing_${++keys}`;
+		box.sandbox.addKey(apiKey, { id: `pacing${keys}`, limit: 6_000 });
+		box.sandbox.setRateLimit({ limit: 300, windowMs: 60_000 }); // the key's own limit (6,000) overrides it
+		for (let i = 0; i < 49; i++) {
+			const answer = await fetch(`${box.sandbox.url}/v1/triggers/fire`, {
+				method: 'POST',
+				headers: { 'X-Api-Key': apiKey, 'Content-Type': 'application/json' },
+				body: JSON.stringify({ triggerId: 'payment_received', entityType: 'deal', entityId: 9_000 + i }),
+			});
+			expect(answer.status).toBe(200);
+		}
+		const result = await fireAt(box.sandbox, ids(8), { apiKey, options: { checkRecords: false, reportStageChange: false, requestsPerMinute: 300, maxConcurrent: 1 } });
+
+		expect(result.main.map((item) => item.json.success)).toEqual(Array(8).fill(true));
+		// 300 a minute with the 2 % margin: 204 ms between starts, none longer (a share of the cap was 1.2 s).
+		expect(clock.sleeps).toEqual(Array(7).fill(204));
+	});
 });
 
 describe('Rate limit (429)', () => {
