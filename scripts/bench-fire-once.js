@@ -11,7 +11,8 @@
 // Usage: npm run bench:fire-once [-- --db sqlite,postgres] [-- --quick]   (KEEP=1 keeps the
 // scratch folders: n8n's log and database; VIBECODE_N8N=1 runs it on the n8n 1.x in tools/n8n;
 // BENCH_MAX_CONCURRENT=40 sets the workflows' Max Concurrent Requests, 20 by default). After the
-// bulk rows, each key is limited to 600 a minute and 200 deals fire off and with the keys remembered.
+// bulk rows, the bulk again with 200 ms answers (off, and with the keys remembered); then each key
+// is limited to 600 a minute and 200 deals fire off and with the keys remembered.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -33,6 +34,10 @@ const KEEP = Boolean(process.env.KEEP);
 const BULK = QUICK ? 200 : 1_000;
 const SINGLES = QUICK ? 5 : 15;
 const REMEMBERED = QUICK ? 1_000 : 10_000;
+/** The sandbox's answer time, and a slower one as a portal's answers take (the bulk is measured with both). */
+const FAST_MS = 50;
+const SLOW_MS = 200;
+const MAX_CONCURRENT = Number(process.env.BENCH_MAX_CONCURRENT ?? 20);
 /** Deals fired at a key of PACED_LIMIT a minute, off and with the keys remembered. */
 const PACED = QUICK ? 50 : 200;
 const PACED_LIMIT = 600;
@@ -67,7 +72,7 @@ const median = (values) => {
 /** Webhook → one item per deal in body.deals → Fire Trigger; the webhook answers when Fire Trigger ends. */
 function workflowOf(c) {
 	const node = (x, { name, type, typeVersion = 2, parameters, ...more }) => ({ id: `${c.id}-${x}`, name, type, typeVersion, position: [x * 220, 0], parameters, ...more });
-	const fireOptions = { requestsPerMinute: 1_000_000, maxConcurrent: Number(process.env.BENCH_MAX_CONCURRENT ?? 20), checkRecords: false, reportStageChange: false, fireOnce: c.fireOnce };
+	const fireOptions = { requestsPerMinute: 1_000_000, maxConcurrent: MAX_CONCURRENT, checkRecords: false, reportStageChange: false, fireOnce: c.fireOnce };
 	return {
 		id: c.id,
 		name: `Bench: Fire Once ${c.label}`,
@@ -152,7 +157,7 @@ async function benchOn(db, { pgBin, stops }) {
 		database = `${pg.version.replace(/^postgres \(PostgreSQL\) /, 'PostgreSQL ')}, fsync and synchronous commits on`;
 		dbEnv = postgresEnv(pg);
 	}
-	const sandbox = await startSandbox({ rateLimit: false, latencyMs: 50 });
+	const sandbox = await startSandbox({ rateLimit: false, latencyMs: FAST_MS });
 	stops.push({ name: 'sandbox', stop: () => sandbox.close() });
 	const all = [WARM_UP, ...CASES];
 	for (const c of all) sandbox.addKey(c.key, { id: c.keyId });
@@ -205,6 +210,16 @@ async function benchOn(db, { pgBin, stops }) {
 		const ms = await fire(c, range(c.firstDeal, BULK));
 		rows.push({ label: c.label, bulk: BULK / (ms / 1000), single: median(singles.get(c)), singles: singles.get(c) });
 	}
+	// The same bulk with answers as slow as a portal's (SLOW_MS): the claims' fixed cost (a settle
+	// and two store calls) is then small beside a fire, and the bound of twice Max Concurrent
+	// claims open covers both.
+	sandbox.setLatency(SLOW_MS);
+	const slow = [];
+	for (const c of [CASES[0], CASES[2]]) {
+		const ms = await fire(c, range(c.firstDeal + 70_000, BULK));
+		slow.push({ label: c.label, bulk: BULK / (ms / 1000) });
+	}
+	sandbox.setLatency(FAST_MS);
 	// The key's pace with the option on: each key limited to 600 a minute from here on (the node
 	// reads the limit from the answers' headers), PACED deals with the option off and with the
 	// keys remembered; the floor is PACED ÷ 10 a second.
@@ -218,20 +233,24 @@ async function benchOn(db, { pgBin, stops }) {
 	let checked = 0;
 	for (const c of all) checked += assertFiredOnce(sandbox, c, deals.get(c));
 	const fill = fills.length && { count: fills.length, n: fills.reduce((s, f) => s + f.n, 0), ms: fills.reduce((s, f) => s + f.ms, 0), last: fills[fills.length - 1] };
-	return { database, rows, fill, checked, paced };
+	return { database, rows, fill, checked, paced, slow };
 }
 
 function print(tested, result) {
-	const { database, rows, fill, checked, paced } = result;
+	const { database, rows, fill, checked, paced, slow } = result;
 	const [off] = rows;
 	const times = (x) => `${x.toFixed(2)} ×`;
-	log(`\n${database}, n8n ${tested.version} on Node.js ${tested.node} (\`n8n start\`, a production webhook answering when the last node ends); no limit, 50 ms per answer, 20 in flight\n`);
+	log(`\n${database}, n8n ${tested.version} on Node.js ${tested.node} (\`n8n start\`, a production webhook answering when the last node ends); no limit, ${FAST_MS} ms per answer, ${MAX_CONCURRENT} in flight\n`);
 	log(`| Fire Once | bulk ${BULK.toLocaleString('en')}: fires per second | of the rate off | one-item webhook execution (median of ${SINGLES}) | times the time off |`);
 	log('| --- | ---: | ---: | ---: | ---: |');
 	for (const r of rows) log(`| ${r.label} | ${r.bulk.toFixed(0)} | ${times(r.bulk / off.bulk)} | ${r.single.toFixed(0)} ms | ${times(r.single / off.single)} |`);
 	if (fill) {
 		log(`\nThe ${fill.n.toLocaleString('en')} keys remembered: fired first with the option on in ${fill.count === 1 ? 'one execution' : `${fill.count} executions`} of ${FILL_BATCH.toLocaleString('en')}, ${(fill.n / (fill.ms / 1000)).toFixed(0)} fires per second in all (the last execution: ${(fill.last.n / (fill.last.ms / 1000)).toFixed(0)}).`);
 	}
+	log(`\nThe same bulk with ${SLOW_MS} ms per answer:\n`);
+	log('| Fire Once | fires per second | of the rate off |');
+	log('| --- | ---: | ---: |');
+	for (const r of slow) log(`| ${r.label} | ${r.bulk.toFixed(0)} | ${times(r.bulk / slow[0].bulk)} |`);
 	const floor = PACED / (PACED_LIMIT / 60);
 	log(`\nAt a key of ${PACED_LIMIT} a minute (read from the answers), ${PACED} deals in one execution, floor ${floor.toFixed(1)} s:\n`);
 	log('| Fire Once | wall time | wall / floor |');
