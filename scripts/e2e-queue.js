@@ -606,7 +606,7 @@ async function main() {
 		h.analysis = crashChecks.analyse({ ids, crash: h.crash, second: h.second, answers: h.answers });
 		const end = await crashedEnd;
 		const m = h.analysis.measured;
-		measured.h = { ...m, killAfterSeconds: Math.round(h.killAfterMs / 1000), secondSeconds: Math.round(h.secondMs / 1000) };
+		measured.h = { ...m, killAfterSeconds: Math.round(h.killAfterMs / 1000), secondSeconds: Math.round(h.secondMs / 1000), secondPace: crashChecks.pace(crashFires().slice(atKill)) };
 		detail(`execution ${crashed.id} ended ${end.status ?? 'not within 120s'} ${(end.afterMs / 1000).toFixed(0)}s after the kill; redelivery: execution ${second.id} on ${ranOn(second.id).map((w) => w.name).join(', ') || '?'}: ${full.status} in ${(h.secondMs / 1000).toFixed(1)}s, ${crashChecks.pace(crashFires().slice(atKill))}`);
 		detail(`measured: fired before the kill ${m.firedBeforeKill} (in flight, reported unanswered: ${m.inFlightAtKill}); unanswered ${m.unanswered}; fired by the redelivery ${m.firedBySecond}; its answers: ${m.answers}`);
 		assert.equal(full.status, 'success', 'the second execution succeeds');
@@ -651,7 +651,7 @@ async function run() {
 	if (measured.g2) log(`  (g) Retry with Fire Once off: fires per deal after the failed run ${measured.g2.afterFailedRun}, after the retry ${measured.g2.afterRetry}`);
 	if (measured.h) {
 		const m = measured.h;
-		log(`  (h) a worker killed after ${m.killAfterSeconds}s, 200 deals, Fire Once on: fired before the kill ${m.firedBeforeKill} (in flight ${m.inFlightAtKill}), reported unanswered ${m.unanswered}, fired by the redelivery ${m.firedBySecond} (${m.secondSeconds}s)`);
+		log(`  (h) a worker killed after ${m.killAfterSeconds}s, 200 deals, Fire Once on: fired before the kill ${m.firedBeforeKill} (in flight ${m.inFlightAtKill}), reported unanswered ${m.unanswered}, fired by the redelivery ${m.firedBySecond} (${m.secondSeconds}s; ${m.secondPace}, under a cap of 5/s)`);
 	}
 	log(`e2e-queue: took ${local.elapsed(started)}`);
 	log(`e2e-queue: ${tested ? `n8n ${tested.version} on Node.js ${tested.node}: ` : ''}${passed} passed, ${failed} failed`);
