@@ -34,7 +34,7 @@ const KEEP = Boolean(process.env.KEEP);
 const BULK = QUICK ? 200 : 1_000;
 const SINGLES = QUICK ? 5 : 15;
 const REMEMBERED = QUICK ? 1_000 : 10_000;
-/** The sandbox's answer time, and a slower one as a portal's answers take (the bulk is measured with both). */
+/** The sandbox's answer time, and a slower one nearer a portal's (a guess; the bulk is measured with both). */
 const FAST_MS = 50;
 const SLOW_MS = 200;
 const MAX_CONCURRENT = Number(process.env.BENCH_MAX_CONCURRENT ?? 20);
@@ -210,7 +210,7 @@ async function benchOn(db, { pgBin, stops }) {
 		const ms = await fire(c, range(c.firstDeal, BULK));
 		rows.push({ label: c.label, bulk: BULK / (ms / 1000), single: median(singles.get(c)), singles: singles.get(c) });
 	}
-	// The same bulk with answers as slow as a portal's (SLOW_MS): the claims' fixed cost (a settle
+	// The same bulk with slower answers (SLOW_MS, a guess nearer a portal's): the claims' fixed cost (a settle
 	// and two store calls) is then small beside a fire, and the bound of twice Max Concurrent
 	// claims open covers both.
 	sandbox.setLatency(SLOW_MS);
