@@ -12,6 +12,9 @@ const MIN_SHARE = 0.1;
 const TREND_MS = 5_000;
 const TREND_INTERVALS = 10;
 
+/** The pace a caller asks for: its interval, and whether that is the user's cap (see ./pacer.ts's Turn). */
+type Asked = { intervalMs: number; capped?: boolean };
+
 /**
  * The key's window as this process knows it: the key's limit, the room left in it, and the share
  * others (another n8n process, another app) take of it. The window is the documented minute
@@ -73,18 +76,18 @@ export class KeyWindow {
 	 * pace, before the limit is known), and the cap when that is slower. Others take their share of
 	 * the key, not of the cap: a cap far below the key's limit leaves them room already.
 	 */
-	intervalMs(asked: { intervalMs: number; capped?: boolean }, now: number): number {
+	intervalMs(asked: Asked, now: number): number {
 		const shared = this.sharedIntervalMs(asked, now);
 		return asked.capped ? Math.max(asked.intervalMs, shared) : shared;
 	}
 
 	/** Others take part of the key's rate lately, and that, not the cap, holds this process's pace. */
-	othersTakePart(asked: { intervalMs: number; capped?: boolean }, now: number): boolean {
+	othersTakePart(asked: Asked, now: number): boolean {
 		return this.share(now) < 1 && !this.capHolds(asked, now);
 	}
 
 	/** The caller's cap, not the key's limit or others' use of it, spaces its starts. */
-	capHolds(asked: { intervalMs: number; capped?: boolean }, now: number): boolean {
+	capHolds(asked: Asked, now: number): boolean {
 		return asked.capped === true && this.limit !== undefined && asked.intervalMs > this.sharedIntervalMs(asked, now);
 	}
 
@@ -129,7 +132,7 @@ export class KeyWindow {
 	}
 
 	/** The spacing the key leaves this process: its limit with the margin (the caller's pace until known), over this process's share. */
-	private sharedIntervalMs(asked: { intervalMs: number }, now: number): number {
+	private sharedIntervalMs(asked: Asked, now: number): number {
 		const keyInterval = this.limit === undefined ? asked.intervalMs : (this.clock.windowMs / this.limit) * PACE_MARGIN;
 		return keyInterval / this.share(now);
 	}
